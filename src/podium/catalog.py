@@ -1,0 +1,110 @@
+"""Pushing workflow definitions: the one path from a validated model to a stored version."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from podium.definition import (
+    Workflow,
+    canonical_yaml,
+    definition_json,
+    load_workflow,
+    unsupported_features,
+)
+from podium.errors import InvalidInput, NotSupportedYet, WorkflowNotFound
+from podium.store import workflows as store_workflows
+from podium.store.database import Database
+
+log = logging.getLogger("podium.catalog")
+
+
+@dataclass(frozen=True)
+class Pushed:
+    workflow_id: str
+    version: int
+    active: bool
+    created: bool
+
+
+def check_runnable(wf: Workflow) -> None:
+    problems = [p.as_dict() for p in unsupported_features(wf)]
+    if problems:
+        raise NotSupportedYet(
+            f"workflow {wf.id!r} uses {len(problems)} feature(s) this server does not run yet; "
+            "nothing was stored",
+            problems,
+        )
+
+
+def push_workflow(
+    db: Database,
+    wf: Workflow,
+    *,
+    active: bool,
+    created_by: str | None,
+    now: float,
+    skip_unchanged: bool = False,
+) -> Pushed:
+    """Store ``wf`` as the next version; with ``skip_unchanged``, an identical latest version
+    is reused instead (so reloading the same files at every start adds nothing)."""
+    check_runnable(wf)
+    text = canonical_yaml(wf)
+    with db.transaction() as conn:
+        if skip_unchanged:
+            try:
+                current = store_workflows.get_workflow(conn, wf.id)
+                latest = store_workflows.get_version(conn, wf.id, current.latest_version)
+                if latest.canonical_yaml == text:
+                    return Pushed(
+                        wf.id, latest.version, current.active_version == latest.version, False
+                    )
+            except WorkflowNotFound:
+                pass
+        version = store_workflows.push_version(
+            conn,
+            workflow_id=wf.id,
+            canonical_yaml=text,
+            definition=definition_json(wf),
+            owner=wf.owner,
+            description=wf.description,
+            created_by=created_by,
+            activate=active,
+            now=now,
+        )
+    return Pushed(wf.id, version, active, True)
+
+
+def workflow_files(paths: list[Path]) -> list[Path]:
+    """The YAML files named, or found directly inside the directories named."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InvalidInput(f"{path}: no such file or directory")
+    return files
+
+
+def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
+    """Push every definition found at ``paths`` whose text changed since its latest version."""
+    pushed = []
+    for path in workflow_files(paths):
+        wf = load_workflow(path.read_text(), source=str(path), base_dir=path.parent)
+        result = push_workflow(
+            db, wf, active=True, created_by="podium server --load", now=now, skip_unchanged=True
+        )
+        log.info(
+            "loaded workflow",
+            extra={
+                "event": "catalog.load",
+                "workflow_id": wf.id,
+                "version": result.version,
+                "created": result.created,
+            },
+        )
+        pushed.append(result)
+    return pushed

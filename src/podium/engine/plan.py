@@ -1,0 +1,106 @@
+"""A workflow version compiled for execution: steps by id, dependencies both ways.
+
+Compiled once per version and cached, so advancing an instance never re-reads or
+re-walks the definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from podium.definition.durations import parse_duration
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    limit: int = 0
+    platform_limit: int = 3
+    backoff: str = "exponential"
+    delay_s: float = 10.0
+    max_delay_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    id: str
+    position: int
+    type: str
+    depends_on: tuple[str, ...]
+    dependents: tuple[str, ...]
+    params: Mapping[str, Any]
+    outputs: tuple[str, ...]
+    retries: RetryPolicy
+    timeout_s: float | None
+    on_failure: str
+    script: str | None
+    sleep_s: float | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    workflow_id: str
+    version: int
+    params: Mapping[str, Any]
+    step_concurrency: int
+    timeout_s: float | None
+    steps: Mapping[str, StepPlan]
+
+    @property
+    def roots(self) -> tuple[StepPlan, ...]:
+        return tuple(s for s in self.steps.values() if not s.depends_on)
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return parse_duration(str(value))
+
+
+def _retry_policy(raw: Mapping[str, Any] | None) -> RetryPolicy:
+    if not raw:
+        return RetryPolicy()
+    default = RetryPolicy()
+    return RetryPolicy(
+        limit=int(raw.get("limit", default.limit)),
+        platform_limit=int(raw.get("platform_limit", default.platform_limit)),
+        backoff=str(raw.get("backoff", default.backoff)),
+        delay_s=_seconds(raw.get("delay")) or default.delay_s,
+        max_delay_s=_seconds(raw.get("max_delay")) or default.max_delay_s,
+    )
+
+
+def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) -> Plan:
+    raw_steps: list[Mapping[str, Any]] = list(definition["steps"])
+    dependents: dict[str, list[str]] = {str(s["id"]): [] for s in raw_steps}
+    for raw in raw_steps:
+        for dep in raw.get("depends_on") or ():
+            dependents[str(dep)].append(str(raw["id"]))
+    steps: dict[str, StepPlan] = {}
+    for position, raw in enumerate(raw_steps):
+        step_id = str(raw["id"])
+        steps[step_id] = StepPlan(
+            id=step_id,
+            position=position,
+            type=str(raw.get("type") or "noop"),
+            depends_on=tuple(str(d) for d in raw.get("depends_on") or ()),
+            dependents=tuple(dependents[step_id]),
+            params=dict(raw.get("params") or {}),
+            outputs=tuple(raw.get("outputs") or ()),
+            retries=_retry_policy(raw.get("retries")),
+            timeout_s=_seconds(raw.get("timeout")),
+            on_failure=str(raw.get("on_failure") or "fail"),
+            script=raw.get("script"),
+            sleep_s=_seconds(raw.get("seconds")),
+        )
+    return Plan(
+        workflow_id=workflow_id,
+        version=version,
+        params=dict(definition.get("params") or {}),
+        step_concurrency=int(definition.get("step_concurrency") or 20),
+        timeout_s=_seconds(definition.get("timeout")),
+        steps=steps,
+    )

@@ -1,0 +1,112 @@
+"""Starting Podium's processes: the embedded server, the API alone, a worker alone."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from podium.api.app import create_app
+from podium.catalog import load_files
+from podium.config import Settings
+from podium.errors import InvalidInput
+from podium.logs import configure_logging
+from podium.store.database import Database
+from podium.store.migrate import upgrade
+from podium.worker.loop import Worker
+
+log = logging.getLogger("podium")
+
+
+def open_database(db_url: str | None) -> tuple[Database, Settings]:
+    settings = Settings.from_env(db_url)
+    db = Database(settings.db_url)
+    upgrade(db)
+    return db, settings
+
+
+def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path] = ()) -> None:
+    """API, engine and (later) triggers in one process: the embedded default."""
+    configure_logging()
+    db, settings = open_database(db_url)
+    db.lock_single_engine()
+    if load:
+        load_files(db, list(load), now=time.time())
+    worker = Worker(db, settings)
+    worker.start()
+    app = create_app(db, on_work=worker.notify, ui_base=f"http://{host}:{port}")
+    log.info(
+        "server listening",
+        extra={
+            "event": "server.start",
+            "url": f"http://{host}:{port}",
+            "db": _redact(settings.db_url),
+        },
+    )
+    try:
+        _serve(app, host, port)
+    finally:
+        worker.stop()
+        db.dispose()
+
+
+def run_api(*, db_url: str, host: str, port: int) -> None:
+    """The API alone; workers (``podium worker``) run the instances it starts."""
+    configure_logging()
+    if not db_url.startswith("postgres"):
+        raise InvalidInput(
+            "podium api runs apart from the engine only on PostgreSQL; on SQLite use "
+            "`podium server`, which runs both in one process"
+        )
+    db, _ = open_database(db_url)
+    app = create_app(db, ui_base=f"http://{host}:{port}")
+    try:
+        _serve(app, host, port)
+    finally:
+        db.dispose()
+
+
+def run_worker(*, db_url: str, worker_id: str | None = None) -> None:
+    """One engine replica; any number of them share a PostgreSQL database."""
+    configure_logging()
+    if not db_url.startswith("postgres"):
+        raise InvalidInput(
+            "several workers need PostgreSQL; on SQLite use `podium server`, whose engine is "
+            "the only writer of its file"
+        )
+    db, settings = open_database(db_url)
+    worker = Worker(db, settings)
+    if worker_id:
+        worker.worker_id = worker_id
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    worker.start()
+    try:
+        done.wait()
+    finally:
+        worker.stop()
+        db.dispose()
+
+
+def _serve(app: object, host: str, port: int) -> None:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=5
+    )
+    uvicorn.Server(config).run()
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+__all__ = ["open_database", "run_api", "run_server", "run_worker"]

@@ -1,0 +1,157 @@
+"""Starting, listing, reading and stopping instances (the API's side of runs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from podium.errors import InstanceNotFound
+from podium.store.queue import add_work
+from podium.store.runs import append_events
+from podium.store.schema import attempts, instances, steps, workflows
+
+
+def create_instance(
+    conn: sa.Connection,
+    *,
+    workflow_id: str,
+    version: int,
+    params: dict[str, Any],
+    trigger: dict[str, Any],
+    now: float,
+) -> int:
+    """Write the instance and the queue row that starts it, in the caller's transaction."""
+    instance_id = conn.execute(
+        workflows.update()
+        .where(workflows.c.workflow_id == workflow_id)
+        .values(last_instance_id=workflows.c.last_instance_id + 1)
+        .returning(workflows.c.last_instance_id)
+    ).scalar_one()
+    pk = conn.execute(
+        instances.insert()
+        .values(
+            workflow_id=workflow_id,
+            instance_id=instance_id,
+            version=version,
+            status="CREATED",
+            params=params,
+            trigger=trigger,
+            created_at=now,
+        )
+        .returning(instances.c.pk)
+    ).scalar_one()
+    add_work(conn, [{"kind": "start", "instance_pk": pk, "due_at": now}])
+    detail = {"status": "CREATED", "version": version, "trigger": trigger}
+    append_events(
+        conn,
+        [
+            {
+                "instance_pk": pk,
+                "step_id": None,
+                "at": now,
+                "event": "instance.status",
+                "detail": detail,
+            }
+        ],
+        [
+            {
+                "at": now,
+                "topic": "instance.status",
+                "key": f"{workflow_id}/{instance_id}",
+                "payload": {"workflow_id": workflow_id, "instance_id": instance_id, **detail},
+            }
+        ],
+    )
+    return int(instance_id)
+
+
+INSTANCE_COLUMNS = (
+    instances.c.pk,
+    instances.c.workflow_id,
+    instances.c.instance_id,
+    instances.c.version,
+    instances.c.run,
+    instances.c.status,
+    instances.c.params,
+    instances.c.trigger,
+    instances.c.error,
+    instances.c.steps_total,
+    instances.c.steps_done,
+    instances.c.created_at,
+    instances.c.started_at,
+    instances.c.ended_at,
+)
+
+
+def find_instance(conn: sa.Connection, workflow_id: str, instance_id: int) -> sa.Row[Any]:
+    row = conn.execute(
+        sa.select(*INSTANCE_COLUMNS).where(
+            instances.c.workflow_id == workflow_id, instances.c.instance_id == instance_id
+        )
+    ).first()
+    if row is None:
+        raise InstanceNotFound(f"workflow {workflow_id!r} has no instance {instance_id}")
+    return row
+
+
+def list_instances(
+    conn: sa.Connection, workflow_id: str, *, limit: int, before: int | None = None
+) -> list[sa.Row[Any]]:
+    query = (
+        sa.select(*INSTANCE_COLUMNS)
+        .where(instances.c.workflow_id == workflow_id)
+        .order_by(instances.c.instance_id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(instances.c.instance_id < before)
+    return list(conn.execute(query).all())
+
+
+def instance_steps(conn: sa.Connection, instance_pk: int) -> list[sa.Row[Any]]:
+    return list(
+        conn.execute(
+            sa.select(
+                steps.c.step_id,
+                steps.c.status,
+                steps.c.attempt,
+                steps.c.user_errors,
+                steps.c.platform_errors,
+                steps.c.params,
+                steps.c.outputs,
+                steps.c.error,
+                steps.c.retry_at,
+                steps.c.started_at,
+                steps.c.ended_at,
+            )
+            .where(steps.c.instance_pk == instance_pk)
+            .order_by(steps.c.position)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class AttemptLog:
+    attempt: int
+    attempt_dir: str
+    ended: bool
+
+
+def find_attempt(
+    conn: sa.Connection, instance_pk: int, step_id: str, attempt: int | None
+) -> AttemptLog | None:
+    query = sa.select(attempts.c.attempt, attempts.c.attempt_dir, attempts.c.status).where(
+        attempts.c.instance_pk == instance_pk, attempts.c.step_id == step_id
+    )
+    if attempt is not None:
+        query = query.where(attempts.c.attempt == attempt)
+    row = conn.execute(query.order_by(attempts.c.attempt.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return AttemptLog(row.attempt, row.attempt_dir, row.status == "ENDED")
+
+
+def request_stop(conn: sa.Connection, instance_pk: int, *, now: float) -> None:
+    add_work(conn, [{"kind": "stop", "instance_pk": instance_pk, "due_at": now}])

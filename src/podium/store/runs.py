@@ -1,0 +1,264 @@
+"""What the engine reads and writes while it runs instances: instances, steps, attempts,
+and the timeline and outbox rows that describe each change.
+
+Every status change is one guarded statement (``WHERE status IN (...)``) whose row
+count tells the caller whether it won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from podium.store.schema import attempts, instances, outbox, steps, timeline, workflow_versions
+
+
+@dataclass
+class InstanceRow:
+    pk: int
+    workflow_id: str
+    instance_id: int
+    version: int
+    status: str
+    params: dict[str, Any]
+    steps_total: int
+    steps_done: int
+    steps_active: int
+    steps_queued: int
+    ready_seq: int
+    halt: str | None
+    started_at: float | None
+    ended_at: float | None
+    error: dict[str, Any] | None
+
+
+def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
+    """Read an instance for change; on PostgreSQL the row stays locked until commit."""
+    query = sa.select(
+        instances.c.pk,
+        instances.c.workflow_id,
+        instances.c.instance_id,
+        instances.c.version,
+        instances.c.status,
+        instances.c.params,
+        instances.c.steps_total,
+        instances.c.steps_done,
+        instances.c.steps_active,
+        instances.c.steps_queued,
+        instances.c.ready_seq,
+        instances.c.halt,
+        instances.c.started_at,
+        instances.c.ended_at,
+        instances.c.error,
+    ).where(instances.c.pk == pk)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return InstanceRow(**row._mapping) if row else None
+
+
+def save_instance(conn: sa.Connection, inst: InstanceRow) -> None:
+    conn.execute(
+        instances.update()
+        .where(instances.c.pk == inst.pk)
+        .values(
+            status=inst.status,
+            steps_total=inst.steps_total,
+            steps_done=inst.steps_done,
+            steps_active=inst.steps_active,
+            steps_queued=inst.steps_queued,
+            ready_seq=inst.ready_seq,
+            halt=inst.halt,
+            started_at=inst.started_at,
+            ended_at=inst.ended_at,
+            error=inst.error,
+        )
+    )
+
+
+def load_definition(conn: sa.Connection, workflow_id: str, version: int) -> dict[str, Any]:
+    row = conn.execute(
+        sa.select(workflow_versions.c.definition).where(
+            workflow_versions.c.workflow_id == workflow_id,
+            workflow_versions.c.version == version,
+        )
+    ).scalar_one()
+    return dict(row)
+
+
+def create_steps(conn: sa.Connection, instance_pk: int, rows: Sequence[dict[str, Any]]) -> None:
+    conn.execute(
+        steps.insert(),
+        [{"instance_pk": instance_pk, "status": "CREATED", "live_deps": 0, **r} for r in rows],
+    )
+
+
+@dataclass(frozen=True)
+class StepRow:
+    step_id: str
+    status: str
+    attempt: int
+    user_errors: int
+    platform_errors: int
+    started_at: float | None
+
+
+def get_step(conn: sa.Connection, instance_pk: int, step_id: str) -> StepRow | None:
+    row = conn.execute(
+        sa.select(
+            steps.c.step_id,
+            steps.c.status,
+            steps.c.attempt,
+            steps.c.user_errors,
+            steps.c.platform_errors,
+            steps.c.started_at,
+        ).where(steps.c.instance_pk == instance_pk, steps.c.step_id == step_id)
+    ).first()
+    return StepRow(**row._mapping) if row else None
+
+
+def update_step(
+    conn: sa.Connection,
+    instance_pk: int,
+    step_id: str,
+    *,
+    expect: Iterable[str],
+    **values: Any,
+) -> bool:
+    """Change a step only if it is still in one of the ``expect`` statuses."""
+    result = conn.execute(
+        steps.update()
+        .where(
+            steps.c.instance_pk == instance_pk,
+            steps.c.step_id == step_id,
+            steps.c.status.in_(list(expect)),
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def release_dependents(
+    conn: sa.Connection, instance_pk: int, step_ids: Sequence[str], *, live: bool
+) -> list[tuple[str, int, int]]:
+    """One dependency of each of these steps is met: returns (step_id, pending, live)."""
+    if not step_ids:
+        return []
+    rows = conn.execute(
+        steps.update()
+        .where(steps.c.instance_pk == instance_pk, steps.c.step_id.in_(list(step_ids)))
+        .values(
+            pending_deps=steps.c.pending_deps - 1,
+            live_deps=steps.c.live_deps + (1 if live else 0),
+        )
+        .returning(steps.c.step_id, steps.c.pending_deps, steps.c.live_deps)
+    ).all()
+    return [(r.step_id, r.pending_deps, r.live_deps) for r in rows]
+
+
+def take_queued_steps(conn: sa.Connection, instance_pk: int, limit: int) -> list[str]:
+    """The oldest ready steps that waited for a slot, in the order they became ready."""
+    ids = list(
+        conn.execute(
+            sa.select(steps.c.step_id)
+            .where(steps.c.instance_pk == instance_pk, steps.c.ready_seq.is_not(None))
+            .order_by(steps.c.ready_seq)
+            .limit(limit)
+        ).scalars()
+    )
+    if ids:
+        conn.execute(
+            steps.update()
+            .where(steps.c.instance_pk == instance_pk, steps.c.step_id.in_(ids))
+            .values(ready_seq=None)
+        )
+    return ids
+
+
+def add_attempt(conn: sa.Connection, row: dict[str, Any]) -> None:
+    conn.execute(attempts.insert(), [row])
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    attempt_id: str
+    instance_pk: int
+    step_id: str
+    attempt: int
+    status: str
+    worker_id: str
+    host: str
+    attempt_dir: str
+    deadline_at: float | None
+    cancel_reason: str | None
+
+
+_ATTEMPT_COLUMNS = (
+    attempts.c.attempt_id,
+    attempts.c.instance_pk,
+    attempts.c.step_id,
+    attempts.c.attempt,
+    attempts.c.status,
+    attempts.c.worker_id,
+    attempts.c.host,
+    attempts.c.attempt_dir,
+    attempts.c.deadline_at,
+    attempts.c.cancel_reason,
+)
+
+
+def get_attempt(conn: sa.Connection, attempt_id: str) -> AttemptRow | None:
+    row = conn.execute(
+        sa.select(*_ATTEMPT_COLUMNS).where(attempts.c.attempt_id == attempt_id)
+    ).first()
+    return AttemptRow(**row._mapping) if row else None
+
+
+def live_attempts(conn: sa.Connection, instance_pk: int) -> list[AttemptRow]:
+    rows = conn.execute(
+        sa.select(*_ATTEMPT_COLUMNS).where(
+            attempts.c.instance_pk == instance_pk, attempts.c.status == "RUNNING"
+        )
+    ).all()
+    return [AttemptRow(**r._mapping) for r in rows]
+
+
+def update_attempt(conn: sa.Connection, attempt_id: str, **values: Any) -> None:
+    conn.execute(attempts.update().where(attempts.c.attempt_id == attempt_id).values(**values))
+
+
+def request_cancel(conn: sa.Connection, attempt_id: str, reason: str) -> bool:
+    """Record why the engine kills this attempt, unless an earlier reason stands."""
+    result = conn.execute(
+        attempts.update()
+        .where(
+            attempts.c.attempt_id == attempt_id,
+            attempts.c.status == "RUNNING",
+            attempts.c.cancel_reason.is_(None),
+        )
+        .values(cancel_reason=reason)
+    )
+    return result.rowcount == 1
+
+
+def append_events(
+    conn: sa.Connection,
+    timeline_rows: Sequence[dict[str, Any]],
+    outbox_rows: Sequence[dict[str, Any]],
+) -> None:
+    if timeline_rows:
+        conn.execute(timeline.insert(), list(timeline_rows))
+    if outbox_rows:
+        conn.execute(outbox.insert(), list(outbox_rows))
+
+
+def step_params(conn: sa.Connection, instance_pk: int, step_id: str) -> dict[str, Any] | None:
+    value = conn.execute(
+        sa.select(steps.c.params).where(
+            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
+        )
+    ).scalar_one_or_none()
+    return dict(value) if value else None

@@ -1,0 +1,148 @@
+"""The database schema: the one declaration that migrations must reproduce exactly.
+
+Times are UTC epoch seconds (floats) so both dialects compare and index them alike.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+workflows = sa.Table(
+    "workflows",
+    metadata,
+    sa.Column("workflow_id", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("active_version", sa.Integer, nullable=True),
+    sa.Column("latest_version", sa.Integer, nullable=False),
+    sa.Column("last_instance_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+workflow_versions = sa.Table(
+    "workflow_versions",
+    metadata,
+    sa.Column("workflow_id", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("canonical_yaml", sa.Text, nullable=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workflow_id", sa.String(128), nullable=False),
+    sa.Column("instance_id", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("run", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("trigger", sa.JSON, nullable=False),
+    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("steps_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("steps_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("steps_active", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("steps_queued", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ready_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("halt", sa.String(20), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("workflow_id", "instance_id", name="uq_instances_workflow_instance"),
+)
+
+steps = sa.Table(
+    "steps",
+    metadata,
+    sa.Column("instance_pk", sa.Integer, primary_key=True),
+    sa.Column("step_id", sa.String(200), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("pending_deps", sa.Integer, nullable=False),
+    sa.Column("live_deps", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ready_seq", sa.Integer, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("user_errors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("platform_errors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("params", sa.JSON, nullable=True),
+    sa.Column("outputs", sa.JSON, nullable=True),
+    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("retry_at", sa.Float, nullable=True),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.Index("ix_steps_ready", "instance_pk", "ready_seq"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("attempt_id", sa.String(255), primary_key=True),
+    sa.Column("instance_pk", sa.Integer, nullable=False),
+    sa.Column("step_id", sa.String(200), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("worker_id", sa.String(200), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("attempt_dir", sa.Text, nullable=False),
+    sa.Column("deadline_at", sa.Float, nullable=True),
+    sa.Column("cancel_reason", sa.String(32), nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.Index("ix_attempts_instance_status", "instance_pk", "status"),
+)
+
+work = sa.Table(
+    "work",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("instance_pk", sa.Integer, nullable=False),
+    sa.Column("step_id", sa.String(200), nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_work_due", "due_at"),
+    sa.Index("ix_work_lease", "lease_owner", "lease_until"),
+    sa.Index("ix_work_instance", "instance_pk", "kind"),
+)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("worker_id", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("stopped_at", sa.Float, nullable=True),
+)
+
+timeline = sa.Table(
+    "timeline",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instance_pk", sa.Integer, nullable=False),
+    sa.Column("step_id", sa.String(200), nullable=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Index("ix_timeline_instance", "instance_pk", "id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+)

@@ -1,0 +1,570 @@
+"""Applying the engine's rules inside one transaction.
+
+An :class:`Advance` lives for one transaction. It loads each instance it touches once,
+keeps its counters in memory, and writes them back once at the end together with the
+timeline and outbox rows, so a cascade of many transitions costs one commit.
+Launching and killing processes happen only after that commit (``launches``,
+``cancels``): nothing outside the database is touched for a change that might roll back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from podium.engine import rules
+from podium.engine.plan import Plan, StepPlan
+from podium.engine.states import (
+    TERMINAL_INSTANCE,
+    ErrorKind,
+    Halt,
+    InstanceStatus,
+    StepStatus,
+    check_instance_transition,
+)
+from podium.store import queue, runs
+from podium.store.runs import InstanceRow
+
+PlanLoader = Callable[[sa.Connection, str, int], Plan]
+
+_LIVE_STEP = (
+    StepStatus.CREATED,
+    StepStatus.RUNNING,
+    StepStatus.PAUSED,
+    StepStatus.WAITING_FOR_PERMITS,
+    StepStatus.WAITING_FOR_SIGNALS,
+)
+_TIMER_KINDS = ("retry", "sleep_done")
+
+
+@dataclass(frozen=True)
+class LaunchOrder:
+    attempt_id: str
+    instance: InstanceRow
+    step: StepPlan
+    attempt: int
+    params: dict[str, Any]
+    attempt_dir: Path
+    deadline_at: float | None
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    attempt_id: str
+    host: str
+    attempt_dir: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended, as the worker observed it."""
+
+    exit_code: int | None
+    outputs: dict[str, Any]
+    error: str | None
+    log_tail: str = ""
+    platform: bool = False
+    supervisor_reason: str | None = None
+
+
+@dataclass
+class _Tracked:
+    row: InstanceRow
+    plan: Plan
+    halt: Halt | None
+    dirty: bool = False
+
+
+@dataclass
+class Advance:
+    conn: sa.Connection
+    now: float
+    worker_id: str
+    host: str
+    data_dir: Path
+    lease_s: float
+    load_plan: PlanLoader
+    launches: list[LaunchOrder] = field(default_factory=list)
+    cancels: list[CancelOrder] = field(default_factory=list)
+    ended_instances: list[tuple[str, int, str]] = field(default_factory=list)
+    _instances: dict[int, _Tracked] = field(default_factory=dict)
+    _work: list[dict[str, Any]] = field(default_factory=list)
+    _timeline: list[dict[str, Any]] = field(default_factory=list)
+    _outbox: list[dict[str, Any]] = field(default_factory=list)
+    _ready: deque[tuple[int, str]] = field(default_factory=deque)
+
+    # -- loading and flushing -------------------------------------------------------
+
+    def instance(self, pk: int) -> _Tracked | None:
+        tracked = self._instances.get(pk)
+        if tracked is None:
+            row = runs.lock_instance(self.conn, pk)
+            if row is None:
+                return None
+            plan = self.load_plan(self.conn, row.workflow_id, row.version)
+            tracked = _Tracked(row, plan, Halt(row.halt) if row.halt else None)
+            self._instances[pk] = tracked
+        return tracked
+
+    def flush(self) -> None:
+        """Write everything this transaction decided; the caller commits."""
+        self._drain_ready()
+        for tracked in self._instances.values():
+            if tracked.dirty:
+                tracked.row.halt = tracked.halt.value if tracked.halt else None
+                runs.save_instance(self.conn, tracked.row)
+        queue.add_work(self.conn, self._work)
+        runs.append_events(self.conn, self._timeline, self._outbox)
+
+    def _event(self, t: _Tracked, step_id: str | None, event: str, detail: dict[str, Any]) -> None:
+        row = t.row
+        self._timeline.append(
+            {
+                "instance_pk": row.pk,
+                "step_id": step_id,
+                "at": self.now,
+                "event": event,
+                "detail": detail,
+            }
+        )
+        payload = {"workflow_id": row.workflow_id, "instance_id": row.instance_id, **detail}
+        if step_id is not None:
+            payload["step_id"] = step_id
+        self._outbox.append(
+            {
+                "at": self.now,
+                "topic": event,
+                "key": f"{row.workflow_id}/{row.instance_id}",
+                "payload": payload,
+            }
+        )
+
+    # -- instances ------------------------------------------------------------------
+
+    def start_instance(self, pk: int) -> None:
+        t = self.instance(pk)
+        if t is None or t.row.status != InstanceStatus.CREATED:
+            return
+        plan = t.plan
+        runs.create_steps(
+            self.conn,
+            pk,
+            [
+                {"step_id": s.id, "position": s.position, "pending_deps": len(s.depends_on)}
+                for s in plan.steps.values()
+            ],
+        )
+        t.row.steps_total = len(plan.steps)
+        t.row.started_at = self.now
+        self._set_instance_status(t, InstanceStatus.IN_PROGRESS)
+        if plan.timeout_s is not None:
+            self._work.append(
+                {"kind": "instance_timeout", "instance_pk": pk, "due_at": self.now + plan.timeout_s}
+            )
+        for step in plan.roots:
+            self._ready.append((pk, step.id))
+        self._drain_ready()
+
+    def halt_instance(self, pk: int, halt: Halt) -> None:
+        """Stop or time out an instance: kill what runs, end what waits on a timer."""
+        t = self.instance(pk)
+        if t is None or t.row.status in TERMINAL_INSTANCE:
+            return
+        if t.row.status == InstanceStatus.CREATED:
+            t.halt = halt
+            self._verdict(t)
+            return
+        t.halt = rules.stronger_halt(t.halt, halt)
+        t.dirty = True
+        reason = "stop" if halt is Halt.STOPPED else "instance_timeout"
+        self._cancel_running(t, reason)
+        self._verdict(t)
+
+    def _cancel_running(self, t: _Tracked, reason: str) -> None:
+        for attempt in runs.live_attempts(self.conn, t.row.pk):
+            if runs.request_cancel(self.conn, attempt.attempt_id, reason):
+                self.cancels.append(
+                    CancelOrder(attempt.attempt_id, attempt.host, attempt.attempt_dir, reason)
+                )
+        for step_id in queue.delete_instance_work(self.conn, t.row.pk, _TIMER_KINDS):
+            if step_id is not None:
+                message = "stopped while waiting" if reason == "stop" else f"stopped ({reason})"
+                self._end_step(
+                    t,
+                    t.plan.steps[step_id],
+                    StepStatus.STOPPED,
+                    error={"kind": ErrorKind.STOPPED.value, "message": message},
+                )
+
+    def _set_instance_status(self, t: _Tracked, status: InstanceStatus) -> None:
+        check_instance_transition(InstanceStatus(t.row.status), status)
+        t.row.status = status.value
+        t.dirty = True
+        self._event(t, None, "instance.status", {"status": status.value})
+
+    def _verdict(self, t: _Tracked) -> None:
+        row = t.row
+        if row.status in TERMINAL_INSTANCE:
+            return
+        status = rules.instance_verdict(
+            steps_total=row.steps_total,
+            steps_done=row.steps_done,
+            steps_active=row.steps_active,
+            halt=t.halt,
+        )
+        if status is None:
+            return
+        row.ended_at = self.now
+        if status is not InstanceStatus.SUCCEEDED and row.error is None:
+            row.error = {
+                "kind": (t.halt or Halt.FAILED).value.lower(),
+                "message": _halt_message(t.halt),
+            }
+        self._set_instance_status(t, status)
+        queue.delete_instance_work(self.conn, row.pk, ("instance_timeout", "stop"))
+        self.ended_instances.append((row.workflow_id, row.instance_id, status.value))
+
+    # -- steps ----------------------------------------------------------------------
+
+    def _drain_ready(self) -> None:
+        while self._ready:
+            pk, step_id = self._ready.popleft()
+            t = self._instances[pk]
+            self._make_ready(t, t.plan.steps[step_id])
+
+    def _make_ready(self, t: _Tracked, step: StepPlan) -> None:
+        row = t.row
+        if t.halt is not None:
+            return
+        if row.steps_active >= t.plan.step_concurrency:
+            row.ready_seq += 1
+            row.steps_queued += 1
+            t.dirty = True
+            runs.update_step(
+                self.conn, row.pk, step.id, expect=(StepStatus.CREATED,), ready_seq=row.ready_seq
+            )
+            return
+        row.steps_active += 1
+        t.dirty = True
+        self._begin(t, step)
+
+    def _begin(self, t: _Tracked, step: StepPlan) -> None:
+        pk = t.row.pk
+        if step.type == "noop":
+            self._end_step(t, step, StepStatus.SUCCEEDED, outputs={}, attempt=1, started=True)
+        elif step.type == "sleep":
+            runs.update_step(
+                self.conn,
+                pk,
+                step.id,
+                expect=(StepStatus.CREATED,),
+                status=StepStatus.RUNNING,
+                attempt=1,
+                started_at=self.now,
+            )
+            self._event(t, step.id, "step.status", {"status": "RUNNING", "attempt": 1})
+            self._work.append(
+                {
+                    "kind": "sleep_done",
+                    "instance_pk": pk,
+                    "step_id": step.id,
+                    "attempt": 1,
+                    "due_at": self.now + (step.sleep_s or 0.0),
+                }
+            )
+        elif step.type in ("script", "python"):
+            self.begin_attempt(t, step, 1)
+        else:
+            self._end_step(
+                t,
+                step,
+                StepStatus.FAILED,
+                attempt=1,
+                started=True,
+                error={
+                    "kind": ErrorKind.PLATFORM.value,
+                    "message": f"step type {step.type!r} is not supported by this server",
+                },
+            )
+
+    def begin_attempt(self, t: _Tracked, step: StepPlan, attempt: int) -> None:
+        row = t.row
+        params = rules.step_params(row.params, step.params)
+        values: dict[str, Any] = {
+            "status": StepStatus.RUNNING,
+            "attempt": attempt,
+            "params": params,
+            "retry_at": None,
+        }
+        if attempt == 1:
+            values["started_at"] = self.now
+        runs.update_step(self.conn, row.pk, step.id, expect=(StepStatus.CREATED,), **values)
+        attempt_id = f"{row.pk}-{step.id}-{attempt}"
+        attempt_dir = (
+            self.data_dir
+            / "attempts"
+            / row.workflow_id
+            / str(row.instance_id)
+            / step.id
+            / str(attempt)
+        )
+        deadline = self.now + step.timeout_s if step.timeout_s is not None else None
+        runs.add_attempt(
+            self.conn,
+            {
+                "attempt_id": attempt_id,
+                "instance_pk": row.pk,
+                "step_id": step.id,
+                "attempt": attempt,
+                "status": "RUNNING",
+                "worker_id": self.worker_id,
+                "host": self.host,
+                "attempt_dir": str(attempt_dir),
+                "deadline_at": deadline,
+                "started_at": self.now,
+            },
+        )
+        self._work.append(
+            {
+                "kind": "launch",
+                "instance_pk": row.pk,
+                "step_id": step.id,
+                "attempt": attempt,
+                "due_at": self.now + self.lease_s,
+                "lease_owner": self.worker_id,
+            }
+        )
+        self._event(t, step.id, "step.status", {"status": "RUNNING", "attempt": attempt})
+        self.launches.append(
+            LaunchOrder(attempt_id, row, step, attempt, params, attempt_dir, deadline)
+        )
+
+    def finish_attempt(self, attempt_id: str, outcome: Outcome) -> None:
+        """A job ended (or was found ended): record it and decide what follows."""
+        attempt = runs.get_attempt(self.conn, attempt_id)
+        if attempt is None or attempt.status != "RUNNING":
+            return
+        if not queue.finish_launch(
+            self.conn, attempt.instance_pk, attempt.step_id, attempt.attempt, owner=self.worker_id
+        ):
+            return  # another worker took this attempt over; it will finish it
+        runs.update_attempt(
+            self.conn, attempt_id, status="ENDED", exit_code=outcome.exit_code, ended_at=self.now
+        )
+        t = self.instance(attempt.instance_pk)
+        if t is None:
+            return
+        step = t.plan.steps[attempt.step_id]
+        kind = _failure_kind(outcome, attempt.cancel_reason)
+        if kind is None:
+            self._end_step(t, step, StepStatus.SUCCEEDED, outputs=outcome.outputs, error=None)
+        else:
+            self._attempt_failed(t, step, kind, outcome, attempt.cancel_reason)
+        self._drain_ready()
+
+    def _attempt_failed(
+        self,
+        t: _Tracked,
+        step: StepPlan,
+        kind: ErrorKind,
+        outcome: Outcome,
+        cancel_reason: str | None,
+    ) -> None:
+        state = runs.get_step(self.conn, t.row.pk, step.id)
+        assert state is not None
+        user = state.user_errors + (kind in (ErrorKind.USER, ErrorKind.TIMEOUT))
+        platform = state.platform_errors + (kind is ErrorKind.PLATFORM)
+        error = {
+            "kind": kind.value,
+            "message": _error_message(kind, outcome, cancel_reason, step),
+            "attempt": state.attempt,
+        }
+        if outcome.log_tail:
+            error["log_tail"] = outcome.log_tail
+        decision = rules.decide_after_failure(
+            step.retries,
+            kind,
+            user_errors=user,
+            platform_errors=platform,
+            on_failure=step.on_failure,
+            halted=t.halt is not None,
+        )
+        if isinstance(decision, rules.Retry):
+            retry_at = self.now + decision.delay_s
+            runs.update_step(
+                self.conn,
+                t.row.pk,
+                step.id,
+                expect=(StepStatus.RUNNING,),
+                status=StepStatus.CREATED,
+                user_errors=user,
+                platform_errors=platform,
+                error=error,
+                retry_at=retry_at,
+            )
+            self._event(
+                t,
+                step.id,
+                "step.retry",
+                {
+                    "status": "CREATED",
+                    "attempt": state.attempt,
+                    "kind": kind.value,
+                    "retry_at": retry_at,
+                },
+            )
+            self._work.append(
+                {
+                    "kind": "retry",
+                    "instance_pk": t.row.pk,
+                    "step_id": step.id,
+                    "attempt": state.attempt + 1,
+                    "due_at": retry_at,
+                }
+            )
+            return
+        self._end_step(
+            t, step, decision.status, error=error, user_errors=user, platform_errors=platform
+        )
+
+    def retry_step(self, pk: int, step_id: str, attempt: int) -> None:
+        t = self.instance(pk)
+        if t is None or t.row.status in TERMINAL_INSTANCE:
+            return
+        self.begin_attempt(t, t.plan.steps[step_id], attempt)
+
+    def sleep_done(self, pk: int, step_id: str) -> None:
+        t = self.instance(pk)
+        if t is None:
+            return
+        self._end_step(t, t.plan.steps[step_id], StepStatus.SUCCEEDED, outputs={})
+        self._drain_ready()
+
+    def _end_step(
+        self,
+        t: _Tracked,
+        step: StepPlan,
+        status: StepStatus,
+        *,
+        outputs: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        attempt: int | None = None,
+        started: bool = False,
+        **counts: int,
+    ) -> None:
+        row = t.row
+        values: dict[str, Any] = {
+            "status": status,
+            "ended_at": self.now,
+            "outputs": outputs,
+            "error": error,
+            "ready_seq": None,
+            "retry_at": None,
+            **counts,
+        }
+        if attempt is not None:
+            values["attempt"] = attempt
+        if started:
+            values["started_at"] = self.now
+        if not runs.update_step(self.conn, row.pk, step.id, expect=_LIVE_STEP, **values):
+            return
+        detail: dict[str, Any] = {"status": status.value}
+        if error:
+            detail["error"] = {"kind": error["kind"], "message": error["message"]}
+        self._event(t, step.id, "step.status", detail)
+        row.steps_active -= 1
+        row.steps_done += 1
+        t.dirty = True
+        halt = rules.halt_for_step_end(status, step.on_failure)
+        if halt is not None:
+            first = t.halt is None
+            t.halt = rules.stronger_halt(t.halt, halt)
+            if first and row.error is None and error is not None:
+                row.error = {
+                    "kind": error["kind"],
+                    "step_id": step.id,
+                    "message": f"step {step.id!r} {status.value}: {error['message']}",
+                }
+            if halt is Halt.FAIL_FAST:
+                self._cancel_running(t, "fail_fast")
+        if t.halt is None:
+            live = status is not StepStatus.SKIPPED
+            for dep_id, pending, live_deps in runs.release_dependents(
+                self.conn, row.pk, step.dependents, live=live
+            ):
+                if pending == 0:
+                    self._release(t, t.plan.steps[dep_id], live_deps)
+            self._pull_queued(t)
+        self._verdict(t)
+
+    def _release(self, t: _Tracked, step: StepPlan, live_deps: int) -> None:
+        if rules.skipped_by_dependencies(len(step.depends_on), live_deps):
+            t.row.steps_active += 1
+            self._end_step(t, step, StepStatus.SKIPPED, started=False)
+        else:
+            self._ready.append((t.row.pk, step.id))
+
+    def _pull_queued(self, t: _Tracked) -> None:
+        row = t.row
+        free = t.plan.step_concurrency - row.steps_active - _pending_ready(self._ready, row.pk)
+        if row.steps_queued <= 0 or free <= 0:
+            return
+        for step_id in runs.take_queued_steps(self.conn, row.pk, free):
+            row.steps_queued -= 1
+            row.steps_active += 1
+            t.dirty = True
+            self._begin(t, t.plan.steps[step_id])
+
+
+def _pending_ready(ready: deque[tuple[int, str]], pk: int) -> int:
+    return sum(1 for p, _ in ready if p == pk) if ready else 0
+
+
+def _failure_kind(outcome: Outcome, cancel_reason: str | None) -> ErrorKind | None:
+    if outcome.supervisor_reason == "timeout":
+        return ErrorKind.TIMEOUT
+    cancelled = rules.cancel_kind(cancel_reason)
+    if cancelled is not None and (outcome.error is not None or outcome.exit_code != 0):
+        return cancelled
+    if outcome.platform:
+        return ErrorKind.PLATFORM
+    if outcome.error is not None:
+        return ErrorKind.USER
+    return None
+
+
+def _error_message(
+    kind: ErrorKind, outcome: Outcome, cancel_reason: str | None, step: StepPlan
+) -> str:
+    if kind is ErrorKind.TIMEOUT:
+        return f"timed out after {step.timeout_s:g}s (the step's timeout); its process group was killed"
+    if kind is ErrorKind.STOPPED:
+        return {
+            "stop": "stopped by request",
+            "fail_fast": "stopped because another step failed (on_failure: fail_fast)",
+            "instance_timeout": "stopped because the instance timed out",
+        }.get(cancel_reason or "", "stopped")
+    return outcome.error or "failed"
+
+
+def _halt_message(halt: Halt | None) -> str:
+    return (
+        {
+            Halt.STOPPED: "stopped by request",
+            Halt.TIMED_OUT: "the instance ran past its timeout",
+        }.get(halt, "a step failed")
+        if halt
+        else "failed"
+    )
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
