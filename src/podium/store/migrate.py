@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
@@ -23,5 +24,8 @@ def upgrade(db: Database) -> None:
     """Apply every pending migration in one transaction (idempotent)."""
     config = alembic_config(db)
     with db.engine.begin() as conn:
+        if not db.is_sqlite:
+            # Replicas starting together must not race to create the same tables.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

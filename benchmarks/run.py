@@ -1,0 +1,188 @@
+"""Podium's engine benchmarks: prints a table; never asserts.
+
+W1: one instance of a chain of 100 ``noop`` steps, trigger to SUCCEEDED (ms per step).
+W1s: one instance of a chain of 20 ``script`` steps (``true``): the cost of a real process step.
+W3: 200 instances of a 3-step ``noop`` workflow started at once, until all SUCCEEDED.
+
+Each runs against a real ``podium server`` subprocess (SQLite) and, when PostgreSQL is
+reachable, a ``podium api`` plus one ``podium worker``. Times come from the server's own
+timestamps (instance ``created_at`` to ``ended_at``).
+
+    python benchmarks/run.py [--pg-url postgresql://postgres@127.0.0.1:5432/postgres] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chain_yaml(workflow_id: str, n: int, step_type: str) -> str:
+    lines = [f"id: {workflow_id}", "step_concurrency: 20", "steps:"]
+    for i in range(n):
+        lines.append(f"  - id: s{i}")
+        lines.append(f"    type: {step_type}")
+        if step_type == "script":
+            lines.append("    script: 'true'")
+        if i:
+            lines.append(f"    depends_on: [s{i - 1}]")
+    return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("server did not become healthy")
+
+
+@contextlib.contextmanager
+def podium(db: str, home: Path) -> Iterator[str]:
+    env = {**os.environ, "PODIUM_HOME": str(home), "PODIUM_LOG_LEVEL": "WARNING"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cli = [sys.executable, "-m", "podium.cli.main"]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        if db == "sqlite":
+            procs.append(subprocess.Popen([*cli, "server", "--port", str(port)], env=env))
+        else:
+            procs.append(subprocess.Popen([*cli, "api", "--db", db, "--port", str(port)], env=env))
+            procs.append(subprocess.Popen([*cli, "worker", "--db", db], env=env))
+        wait_healthy(url, procs[0])
+        yield url
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def ts(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def wait_done(client: httpx.Client, wf: str, iid: int, timeout_s: float = 120) -> dict[str, object]:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        doc = client.get(f"/api/v1/workflows/{wf}/instances/{iid}").json()
+        if doc["status"] in ("SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT"):
+            return doc  # type: ignore[no-any-return]
+        time.sleep(0.01)
+    raise RuntimeError(f"{wf}/{iid} did not finish")
+
+
+def chain(client: httpx.Client, n: int, step_type: str, repeat: int) -> list[float]:
+    wf = f"chain_{step_type}_{uuid.uuid4().hex[:6]}"
+    client.post("/api/v1/workflows", json={"yaml": chain_yaml(wf, n, step_type)}).raise_for_status()
+    per_step = []
+    for _ in range(repeat):
+        iid = client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"]
+        doc = wait_done(client, wf, iid)
+        assert doc["status"] == "SUCCEEDED", doc
+        per_step.append((ts(str(doc["ended_at"])) - ts(str(doc["created_at"]))) * 1000 / n)
+    return per_step
+
+
+def fan(client: httpx.Client, instances: int) -> float:
+    wf = f"w3_{uuid.uuid4().hex[:6]}"
+    client.post("/api/v1/workflows", json={"yaml": chain_yaml(wf, 3, "noop")}).raise_for_status()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(
+            lambda _: client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"],
+            range(instances)))
+    docs = [wait_done(client, wf, iid) for iid in ids]
+    assert all(d["status"] == "SUCCEEDED" for d in docs)
+    first = min(ts(str(d["created_at"])) for d in docs)
+    last = max(ts(str(d["ended_at"])) for d in docs)
+    return last - first
+
+
+def fresh_pg_database(base_url: str) -> str:
+    name = f"podium_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(base_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def measure(db: str, repeat: int) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as home, podium(db, Path(home)) as url, httpx.Client(
+        base_url=url, timeout=30
+    ) as client:
+        chain(client, 20, "noop", 1)  # warm up: plan cache, connections
+        w1 = chain(client, 100, "noop", repeat)
+        w1s = chain(client, 20, "script", max(1, repeat // 2))
+        w3 = fan(client, 200)
+    return {
+        "W1 ms/step (median)": f"{statistics.median(w1):.2f}",
+        "W1 ms/step (min-max)": f"{min(w1):.2f}-{max(w1):.2f}",
+        "W1s script ms/step (median)": f"{statistics.median(w1s):.1f}",
+        "W3 200 instances (s)": f"{w3:.2f}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pg-url", default=os.environ.get("PODIUM_BENCH_PG_URL",
+                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+    results = {"SQLite": measure("sqlite", args.repeat)}
+    if not args.no_pg:
+        db = fresh_pg_database(args.pg_url)
+        try:
+            results["PostgreSQL"] = measure(db, args.repeat)
+        finally:
+            drop_pg_database(args.pg_url, db)
+    print(f"# Podium benchmarks, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    names = list(results)
+    print("| figure | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for key in results[names[0]]:
+        print(f"| {key} | " + " | ".join(results[n].get(key, "-") for n in names) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The HTTP client of the CLI: the public REST API and nothing else.
+
+API failures become :class:`ApiError` (with the stable ``code`` the server sent) and a server that
+does not answer becomes :class:`ServerUnreachable`, so commands never see raw HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+API_PREFIX = "/api/v1"
+
+
+class CliError(Exception):
+    """An error the CLI reports as ``error: <message>`` and turns into an exit code."""
+
+    def __init__(
+        self, message: str, *, exit_code: int = 1, problems: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.problems = problems or []
+
+
+class ServerUnreachable(CliError):
+    def __init__(self, server: str) -> None:
+        super().__init__(
+            f"cannot reach the Podium server at {server}: start one with `podium server` "
+            "or set --server/PODIUM_SERVER",
+            exit_code=1,
+        )
+        self.server = server
+
+
+class ApiError(CliError):
+    """An error answer of the API; HTTP 400 is bad input (exit 2), anything else exit 1."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        problems: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message, exit_code=2 if status == 400 else 1, problems=problems)
+        self.status = status
+        self.code = code
+
+
+def quote_segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class PodiumClient:
+    """A thin synchronous client of ``/api/v1``; one instance per CLI invocation."""
+
+    def __init__(self, server: str, *, timeout_s: float = 30.0) -> None:
+        self.server = server.rstrip("/")
+        self._http = httpx.Client(base_url=self.server, timeout=timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("GET", path, params=params)
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("POST", path, json=body if body is not None else {})
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, API_PREFIX + path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ServerUnreachable(self.server) from exc
+        except httpx.TransportError as exc:
+            raise CliError(f"the Podium server at {self.server} failed to answer: {exc}") from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise CliError(
+                f"the server at {self.server} sent an answer that is not JSON; "
+                "is it a Podium server?"
+            ) from exc
+        if not isinstance(document, dict):
+            raise CliError(f"the server at {self.server} sent an unexpected answer")
+        return document
+
+    # The API, one method per endpoint the CLI uses.
+
+    def health(self) -> dict[str, Any]:
+        return self.get("/health")
+
+    def push_workflow(self, yaml_text: str, *, active: bool) -> dict[str, Any]:
+        return self.post("/workflows", {"yaml": yaml_text, "active": active})
+
+    def workflow_info(self, workflow_id: str) -> dict[str, Any]:
+        return self.get(f"/workflows/{quote_segment(workflow_id)}")
+
+    def activate(self, workflow_id: str, version: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {} if version is None else {"version": version}
+        return self.post(f"/workflows/{quote_segment(workflow_id)}/activate", body)
+
+    def deactivate(self, workflow_id: str) -> dict[str, Any]:
+        return self.post(f"/workflows/{quote_segment(workflow_id)}/deactivate")
+
+    def start_instance(
+        self, workflow_id: str, version: int | str | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"params": params}
+        if version is not None:
+            body["version"] = version
+        return self.post(f"/workflows/{quote_segment(workflow_id)}/instances", body)
+
+    def list_instances(self, workflow_id: str, *, limit: int) -> list[dict[str, Any]]:
+        document = self.get(f"/workflows/{quote_segment(workflow_id)}/instances", {"limit": limit})
+        instances: list[dict[str, Any]] = document.get("instances", [])
+        return instances
+
+    def instance(self, workflow_id: str, instance_id: str) -> dict[str, Any]:
+        return self.get(self._instance_path(workflow_id, instance_id))
+
+    def stop_instance(self, workflow_id: str, instance_id: str) -> dict[str, Any]:
+        return self.post(self._instance_path(workflow_id, instance_id) + "/stop")
+
+    def step_logs(
+        self, workflow_id: str, instance_id: str, step_id: str, *, offset: int, attempt: int | None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"offset": offset}
+        if attempt is not None:
+            params["attempt"] = attempt
+        path = (
+            f"{self._instance_path(workflow_id, instance_id)}/steps/{quote_segment(step_id)}/logs"
+        )
+        return self.get(path, params)
+
+    @staticmethod
+    def _instance_path(workflow_id: str, instance_id: str) -> str:
+        return f"/workflows/{quote_segment(workflow_id)}/instances/{quote_segment(instance_id)}"
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    status = response.status_code
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    error = document.get("error") if isinstance(document, dict) else None
+    if not isinstance(error, dict):
+        text = response.text.strip()[:200] or response.reason_phrase
+        return ApiError(status, "http_error", f"the server answered HTTP {status}: {text}")
+    details = error.get("details") or {}
+    problems = details.get("problems") if isinstance(details, dict) else None
+    return ApiError(
+        status,
+        str(error.get("code", "error")),
+        str(error.get("message", f"HTTP {status}")),
+        [p for p in problems if isinstance(p, dict)] if isinstance(problems, list) else None,
+    )

@@ -1,0 +1,229 @@
+"""Commands about instances: ``run``, ``instances``, ``status``, ``logs``, ``stop``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.text import Text
+
+from podium.cli.client import CliError, PodiumClient
+from podium.cli.commands_workflows import instances_table
+from podium.cli.context import current_client, json_option, server_option
+from podium.cli.output import (
+    elapsed,
+    error_text,
+    is_stdout_terminal,
+    local_time,
+    print_json,
+    status_text,
+    stdout_console,
+)
+from podium.cli.params import parse_params
+from podium.cli.watch import POLL_INTERVAL_S, failure_lines, final_line, steps_table, wait_for_end
+
+
+def parse_version(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    if value in ("active", "latest"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise CliError(
+        f"bad --version {value!r}: give a version number, 'active' or 'latest'", exit_code=2
+    )
+
+
+@click.command()
+@click.argument("workflow_id", metavar="WF")
+@click.option("--version", metavar="V", help="A version number, 'active' (default) or 'latest'.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter; VALUE is JSON when valid JSON, else a string (repeatable).",
+)
+@click.option("--wait", is_flag=True, help="Follow the instance; exit 0 only if it SUCCEEDED.")
+@json_option
+@server_option
+def run(
+    workflow_id: str, version: str | None, params: tuple[str, ...], wait: bool, as_json: bool
+) -> None:
+    """Start an instance of WF and print its id."""
+    parsed_params = parse_params(params)
+    client = current_client()
+    started = client.start_instance(workflow_id, parse_version(version), parsed_params)
+    instance_id = str(started.get("instance_id"))
+    if not wait:
+        if as_json:
+            print_json(started)
+        else:
+            click.echo(instance_id)
+        return
+    live = stdout_console() if is_stdout_terminal() and not as_json else None
+    if live is None and not as_json:
+        click.echo(instance_id)
+    try:
+        final = wait_for_end(lambda: client.instance(workflow_id, instance_id), live=live)
+    except KeyboardInterrupt:
+        click.echo(
+            f"stopped following {instance_id}; it keeps running "
+            f"(`podium stop {workflow_id} {instance_id}` stops it)",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+    if as_json:
+        print_json(final)
+    else:
+        click.echo(final_line(final))
+        for line in failure_lines(final) if final.get("status") != "SUCCEEDED" else []:
+            click.echo(line)
+    if final.get("status") != "SUCCEEDED":
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("workflow_id", metavar="WF")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@json_option
+@server_option
+def instances(workflow_id: str, limit: int, as_json: bool) -> None:
+    """List the instances of WF, newest first."""
+    found = current_client().list_instances(workflow_id, limit=limit)
+    if as_json:
+        print_json({"instances": found})
+        return
+    if not found:
+        click.echo(f"{workflow_id}: no instances yet")
+        return
+    stdout_console().print(instances_table(found))
+
+
+@click.command()
+@click.argument("workflow_id", metavar="WF")
+@click.argument("instance_id", metavar="INSTANCE")
+@json_option
+@server_option
+def status(workflow_id: str, instance_id: str, as_json: bool) -> None:
+    """Show an instance and its steps."""
+    document = current_client().instance(workflow_id, instance_id)
+    if as_json:
+        print_json(document)
+        return
+    console = stdout_console()
+    header = status_text(document.get("status"))
+    header.append(
+        f"  version {document.get('version')}  created {local_time(document.get('created_at'))}"
+        f"  started {local_time(document.get('started_at'))}"
+        f"  duration {elapsed(document.get('started_at'), document.get('ended_at'))}"
+    )
+    console.print(
+        Text.assemble(
+            (str(document.get("workflow_id", workflow_id)), "bold"),
+            f" {document.get('instance_id', instance_id)}",
+        )
+    )
+    console.print(header)
+    if document.get("params"):
+        console.print(f"params: {_compact(document['params'])}", markup=False, soft_wrap=True)
+    if document.get("error"):
+        console.print(f"error: {error_text(document['error'])}", markup=False, soft_wrap=True)
+    console.print()
+    console.print(steps_table(document))
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(", ", ": "), default=str)
+
+
+@click.command()
+@click.argument("workflow_id", metavar="WF")
+@click.argument("instance_id", metavar="INSTANCE")
+@json_option
+@server_option
+def stop(workflow_id: str, instance_id: str, as_json: bool) -> None:
+    """Stop an instance.
+
+    Running jobs are killed; the instance ends STOPPED.
+    """
+    result = current_client().stop_instance(workflow_id, instance_id)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"stop requested for {workflow_id} {instance_id} (status {result.get('status')})")
+
+
+@click.command()
+@click.argument("workflow_id", metavar="WF")
+@click.argument("instance_id", metavar="INSTANCE")
+@click.argument("step_id", metavar="STEP")
+@click.option("--attempt", type=click.IntRange(min=1), help="The attempt (default: the last).")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the attempt has ended.")
+@json_option
+@server_option
+def logs(
+    workflow_id: str,
+    instance_id: str,
+    step_id: str,
+    attempt: int | None,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    """Print a step's log as it arrives."""
+    client = current_client()
+    chunks: list[str] = []
+    emit = chunks.append if as_json else _write_stdout
+    last = _stream_logs(client, (workflow_id, instance_id, step_id), attempt, follow, emit)
+    if as_json:
+        print_json(
+            {
+                "workflow_id": workflow_id,
+                "instance_id": instance_id,
+                "step_id": step_id,
+                "attempt": last.get("attempt"),
+                "text": "".join(chunks),
+                "next_offset": last.get("next_offset"),
+                "complete": last.get("complete"),
+            }
+        )
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _stream_logs(
+    client: PodiumClient,
+    ids: tuple[str, str, str],
+    attempt: int | None,
+    follow: bool,
+    emit: Callable[[str], None],
+) -> dict[str, Any]:
+    """Read the log page by page from offset 0; with ``follow``, poll until it is complete."""
+    workflow_id, instance_id, step_id = ids
+    offset = 0
+    while True:
+        page = client.step_logs(workflow_id, instance_id, step_id, offset=offset, attempt=attempt)
+        text = str(page.get("text") or "")
+        if text:
+            emit(text)
+        if attempt is None and page.get("attempt") is not None:
+            attempt = int(page["attempt"])
+        next_offset = int(page.get("next_offset", offset + len(text.encode())))
+        advanced = next_offset > offset
+        offset = next_offset
+        if page.get("complete"):
+            return page
+        if not advanced:
+            if not follow:
+                return page
+            time.sleep(POLL_INTERVAL_S)

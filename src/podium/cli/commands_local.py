@@ -1,0 +1,156 @@
+"""Commands that need no server: ``validate`` and ``cron``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from rich.table import Table
+
+from podium.cli.client import CliError
+from podium.cli.context import json_option
+from podium.cli.output import format_problem, print_json, stdout_console
+from podium.errors import PodiumError
+
+PYTHON_DSL_MESSAGE = "Python DSL files are not supported yet"
+
+
+@dataclass
+class FileCheck:
+    """The result of loading one definition file locally."""
+
+    file: str
+    workflow_id: str | None = None
+    step_count: int = 0
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "valid": self.valid,
+            "workflow_id": self.workflow_id,
+            "problems": self.problems,
+        }
+
+
+def load_definition_file(path: Path) -> Any:
+    """Load a YAML definition the way the server will see it (``file:`` scripts inlined).
+
+    Raises :class:`podium.errors.PodiumError` (``InvalidDefinition`` carries ``problems``).
+    """
+    from podium.definition import load_workflow
+
+    if path.suffix == ".py":
+        raise CliError(PYTHON_DSL_MESSAGE, exit_code=2)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}", exit_code=2) from exc
+    return load_workflow(text, source=str(path), base_dir=path.parent)
+
+
+def check_file(path: Path) -> FileCheck:
+    check = FileCheck(file=str(path))
+    try:
+        workflow = load_definition_file(path)
+    except CliError as exc:
+        check.problems = [{"location": "", "message": exc.message}]
+        return check
+    except PodiumError as exc:
+        problems = getattr(exc, "problems", None) or [{"location": "", "message": exc.message}]
+        check.problems = [dict(p) for p in problems]
+        return check
+    check.workflow_id = str(workflow.id)
+    check.step_count = len(getattr(workflow, "steps", ()) or ())
+    return check
+
+
+@click.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@json_option
+def validate(files: tuple[Path, ...], as_json: bool) -> None:
+    """Check definition files locally.
+
+    Needs no server; prints every problem with its location and exits 2 if there is any.
+    """
+    checks = [check_file(path) for path in files]
+    if as_json:
+        print_json({"files": [check.as_json() for check in checks]})
+    else:
+        for check in checks:
+            if check.valid:
+                steps = "step" if check.step_count == 1 else "steps"
+                click.echo(
+                    f"{check.file}: ok (workflow {check.workflow_id}, {check.step_count} {steps})"
+                )
+            for problem in check.problems:
+                click.echo(f"{check.file}: {format_problem(problem)}", err=True)
+    if any(not check.valid for check in checks):
+        raise click.exceptions.Exit(2)
+
+
+def _parse_after(value: str | None, timezone: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CliError(
+            f"bad --after {value!r}: give an ISO-8601 time such as 2026-03-01T12:00:00+01:00",
+            exit_code=2,
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
+    return parsed
+
+
+@click.command()
+@click.argument("expr")
+@click.option("--timezone", "timezone", default="UTC", show_default=True, help="IANA zone name.")
+@click.option("--after", metavar="ISO-TIME", help="Start after this time (default: now).")
+@click.option(
+    "--count", type=click.IntRange(1, 1000), default=5, show_default=True, help="How many."
+)
+@json_option
+def cron(expr: str, timezone: str, after: str | None, count: int, as_json: bool) -> None:
+    """The next fire times of a cron expression.
+
+    Shown in --timezone and in UTC; needs no server.
+    """
+    from podium.triggers.cron import check_cron, check_timezone, next_fire_times
+
+    problem = check_cron(expr)
+    if problem:
+        raise CliError(problem, exit_code=2)
+    problem = check_timezone(timezone)
+    if problem:
+        raise CliError(problem, exit_code=2)
+    times = next_fire_times(expr, timezone, after=_parse_after(after, timezone), count=count)
+    if as_json:
+        print_json(
+            {
+                "fire_times": [
+                    {"local": t.isoformat(), "utc": t.astimezone(UTC).isoformat()} for t in times
+                ]
+            }
+        )
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column(f"local ({timezone})")
+    table.add_column("UTC")
+    for t in times:
+        table.add_row(
+            t.strftime("%Y-%m-%d %H:%M:%S %a %Z (%z)"),
+            t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    stdout_console().print(table)

@@ -1,0 +1,124 @@
+"""Following an instance until it ends: a live Rich view on a terminal, one line otherwise."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from podium.cli.output import (
+    TERMINAL_STATUSES,
+    elapsed,
+    error_text,
+    format_duration,
+    local_time,
+    status_text,
+)
+
+POLL_INTERVAL_S = 0.2
+
+FetchInstance = Callable[[], dict[str, Any]]
+
+
+def wait_for_end(
+    fetch: FetchInstance, *, interval_s: float = POLL_INTERVAL_S, live: Console | None = None
+) -> dict[str, Any]:
+    """Poll the instance until its status is terminal; with ``live``, redraw a progress view."""
+    started = time.monotonic()
+    document = fetch()
+    if live is None:
+        while document.get("status") not in TERMINAL_STATUSES:
+            time.sleep(interval_s)
+            document = fetch()
+        return document
+    with Live(
+        progress_view(document, time.monotonic() - started),
+        console=live,
+        refresh_per_second=8,
+        transient=False,
+    ) as view:
+        while document.get("status") not in TERMINAL_STATUSES:
+            time.sleep(interval_s)
+            document = fetch()
+            view.update(progress_view(document, time.monotonic() - started))
+    return document
+
+
+def step_counts(document: dict[str, Any]) -> Counter[str]:
+    return Counter(str(step.get("status", "?")) for step in document.get("steps") or [])
+
+
+def progress_view(document: dict[str, Any], waited_s: float) -> Group:
+    counts = step_counts(document)
+    total = sum(counts.values())
+    header = Text.assemble(
+        (f"{document.get('workflow_id')} ", "bold"),
+        f"{document.get('instance_id')}  ",
+        status_text(document.get("status")),
+        f"  {counts.get('SUCCEEDED', 0)}/{total} succeeded",
+        f", {counts['RUNNING']} running" if counts.get("RUNNING") else "",
+        f", {counts['FAILED']} failed" if counts.get("FAILED") else "",
+        f"  elapsed {format_duration(waited_s)}",
+    )
+    return Group(header, steps_table(document))
+
+
+def steps_table(document: dict[str, Any], *, with_errors: bool = True) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("step", "status", "attempts", "started", "duration"):
+        table.add_column(column)
+    if with_errors:
+        table.add_column("error", overflow="fold")
+    for step in document.get("steps") or []:
+        row = [
+            Text(str(step.get("id", ""))),
+            _step_status(step),
+            Text(str(step.get("attempts", 0))),
+            Text(local_time(step.get("started_at"))),
+            Text(elapsed(step.get("started_at"), step.get("ended_at"))),
+        ]
+        if with_errors:
+            row.append(Text(error_text(step.get("error")), style="red"))
+        table.add_row(*row)
+    return table
+
+
+def _step_status(step: dict[str, Any]) -> Text:
+    text = status_text(step.get("status"))
+    iterations = step.get("iterations")
+    if isinstance(iterations, dict) and iterations.get("total") is not None:
+        done = iterations.get("succeeded", 0)
+        failed = iterations.get("failed", 0)
+        text.append(
+            f" ({done}/{iterations['total']} ok" + (f", {failed} failed)" if failed else ")")
+        )
+    return text
+
+
+def final_line(document: dict[str, Any]) -> str:
+    counts = step_counts(document)
+    total = sum(counts.values())
+    duration = elapsed(document.get("started_at"), document.get("ended_at"))
+    return (
+        f"{document.get('workflow_id')} {document.get('instance_id')}: {document.get('status')} "
+        f"({counts.get('SUCCEEDED', 0)}/{total} steps succeeded, {duration})"
+    )
+
+
+def failure_lines(document: dict[str, Any]) -> list[str]:
+    """One line per step that did not succeed, with the error kind and message."""
+    lines: list[str] = []
+    for step in document.get("steps") or []:
+        error = step.get("error")
+        if error or step.get("status") in ("FAILED", "TIMED_OUT", "COMPLETED_WITH_ERROR"):
+            lines.append(f"step {step.get('id')} {step.get('status')}: {error_text(error) or '-'}")
+    instance_error = error_text(document.get("error"))
+    if instance_error and not lines:
+        lines.append(f"instance {document.get('status')}: {instance_error}")
+    return lines

@@ -1,0 +1,120 @@
+"""Field types of the workflow model that carry their own check and their own message.
+
+Each check raises ``PydanticCustomError`` of type ``podium`` so that the message reaches the
+user as written here, without pydantic's ``Value error,`` prefix.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, PlainValidator
+from pydantic_core import PydanticCustomError
+
+from podium.definition.durations import parse_duration
+from podium.triggers.cron import check_cron, check_timezone
+
+WORKFLOW_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+FIELD_ERROR = "podium"
+RULES_ERROR = "podium_rules"
+
+
+def rejected(message: str, kind: str = FIELD_ERROR) -> PydanticCustomError:
+    """Build the error our validators raise; the message goes through a context on purpose
+    so braces in user text are never read as a template."""
+    return PydanticCustomError(kind, "{message}", {"message": message})
+
+
+def _need_text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise rejected(f"{what} must be text, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _workflow_id(value: Any) -> str:
+    text = _need_text(value, "a workflow id")
+    if not WORKFLOW_ID_RE.fullmatch(text):
+        raise rejected(
+            f"bad workflow id {text!r}: start with a letter, then letters, digits, '_', '.' "
+            "or '-', at most 128 characters"
+        )
+    return text
+
+
+def _identifier(value: Any) -> str:
+    text = _need_text(value, "a name")
+    if not IDENTIFIER_RE.fullmatch(text):
+        raise rejected(
+            f"bad name {text!r}: use letters, digits and '_', not starting with a digit "
+            "(the name is usable in expressions)"
+        )
+    return text
+
+
+def _duration(value: Any) -> str:
+    try:
+        text = value if isinstance(value, str) else repr(value)
+        parse_duration(value)
+    except ValueError as exc:
+        raise rejected(str(exc)) from None
+    return text
+
+
+def _positive_duration(value: Any) -> str:
+    text = _duration(value)
+    if parse_duration(text) <= 0:
+        raise rejected(f"duration {text!r} must be longer than zero")
+    return text
+
+
+def _cron(value: Any) -> str:
+    text = _need_text(value, "a cron expression")
+    problem = check_cron(text)
+    if problem is not None:
+        raise rejected(problem)
+    return text
+
+
+def _timezone(value: Any) -> str:
+    text = _need_text(value, "a time zone")
+    problem = check_timezone(text)
+    if problem is not None:
+        raise rejected(problem)
+    return text
+
+
+def _version(value: Any) -> int | str:
+    if value in ("active", "latest"):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise rejected(f"bad version {value!r}: use 'active', 'latest' or a version number (1, 2, …)")
+
+
+def _positive_number(value: Any) -> float:
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not is_number or not math.isfinite(value) or value <= 0:
+        raise rejected(f"expected a number of seconds greater than zero, got {value!r}")
+    return value  # type: ignore[no-any-return]  # an int stays an int, so 5 is written as 5
+
+
+WorkflowId = Annotated[str, BeforeValidator(_workflow_id)]
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+Duration = Annotated[str, BeforeValidator(_duration)]
+PositiveDuration = Annotated[str, BeforeValidator(_positive_duration)]
+CronExpression = Annotated[str, BeforeValidator(_cron)]
+TimeZoneName = Annotated[str, BeforeValidator(_timezone)]
+VersionSelector = Annotated[int | str, PlainValidator(_version)]
+PositiveSeconds = Annotated[
+    float, PlainValidator(_positive_number), PlainSerializer(lambda value: value)
+]
+
+
+def seconds_of(duration: str | None) -> float | None:
+    """The seconds of a validated duration, or ``None`` when it is unset."""
+    return None if duration is None else parse_duration(duration)

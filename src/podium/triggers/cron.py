@@ -1,0 +1,128 @@
+"""Cron schedules behind Podium's own small interface.
+
+The rest of Podium never imports ``cronsim`` directly: if the library changes or is replaced,
+only this module moves. Schedules follow Debian cron semantics across DST changes (a job at a
+wall-clock time that does not exist runs once when the clock jumps; a time that happens twice
+runs once), as cronsim implements them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from cronsim import CronSim, CronSimError
+
+MACROS: dict[str, str] = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+}
+
+CRON_FORMAT = (
+    "use five fields (minute hour day-of-month month day-of-week), "
+    "or one of @hourly, @daily, @weekly, @monthly, @yearly"
+)
+
+
+def _expand(expr: str) -> str:
+    """Return the five-field form of ``expr``; raise ``ValueError`` with a user message."""
+    text = expr.strip()
+    if text.startswith("@"):
+        if text not in MACROS:
+            raise ValueError(f"unknown cron macro {text!r}; {CRON_FORMAT}")
+        return MACROS[text]
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron expression {expr!r} has {len(fields)} fields; {CRON_FORMAT}")
+    return text
+
+
+def check_cron(expr: str) -> str | None:
+    """Return ``None`` if ``expr`` is a usable schedule, else a message a user can act on.
+
+    A schedule that never fires (such as February 30th) is rejected too: it would silently
+    never run.
+    """
+    try:
+        five = _expand(expr)
+        schedule = CronSim(five, datetime(2000, 1, 1, tzinfo=UTC))
+        next(schedule)
+    except ValueError as exc:
+        return str(exc)
+    except CronSimError as exc:
+        return f"bad cron expression {expr!r}: {str(exc).lower()}; {CRON_FORMAT}"
+    except StopIteration:
+        return f"cron expression {expr!r} never fires"
+    return None
+
+
+def next_fire_times(
+    expr: str,
+    timezone: str = "UTC",
+    after: datetime | None = None,
+    count: int = 5,
+) -> list[datetime]:
+    """Return the next ``count`` fire times strictly after ``after`` (default: now).
+
+    Times are aware datetimes in ``timezone``. Raises ``ValueError`` for a bad expression,
+    a bad time zone or a naive ``after``.
+    """
+    problem = check_cron(expr) or check_timezone(timezone)
+    if problem is not None:
+        raise ValueError(problem)
+    if after is None:
+        after = datetime.now(UTC)
+    if after.tzinfo is None:
+        raise ValueError("after must be a timezone-aware datetime")
+    zone = ZoneInfo(timezone)
+    start = after.astimezone(zone)
+    times: list[datetime] = []
+    # Wall-clock iteration can return a time already past when ``after`` falls in the
+    # repeated hour of a DST fall-back, so results are filtered on absolute time.
+    for fire in CronSim(_expand(expr), start):
+        if fire > after and (not times or fire > times[-1]):
+            times.append(fire)
+        if len(times) >= count:
+            break
+    return times
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def _suggest_zone(name: str) -> str | None:
+    """Find the zone the user probably meant, by full name or by city."""
+    names = _zone_names()
+    by_lower = {n.lower(): n for n in names}
+    wanted = name.strip().lower().replace(" ", "_")
+    if wanted in by_lower:
+        return by_lower[wanted]
+    close = difflib.get_close_matches(wanted, list(by_lower), n=1, cutoff=0.75)
+    if close:
+        return by_lower[close[0]]
+    by_city: dict[str, str] = {}
+    for n in names:
+        by_city.setdefault(n.rsplit("/", 1)[-1].lower(), n)
+    city = wanted.rsplit("/", 1)[-1]
+    close = difflib.get_close_matches(city, list(by_city), n=1, cutoff=0.75)
+    return by_city[close[0]] if close else None
+
+
+def check_timezone(name: str) -> str | None:
+    """Return ``None`` if ``name`` is a known IANA time zone, else a message with a suggestion."""
+    try:
+        if name in _zone_names():
+            ZoneInfo(name)
+            return None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    suggestion = _suggest_zone(name)
+    hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+    return f"unknown time zone {name!r}{hint}; use an IANA name such as 'Europe/Paris' or 'UTC'"

@@ -1,0 +1,82 @@
+"""Which features a pushed workflow may use today."""
+
+from __future__ import annotations
+
+from podium.definition import NOT_YET_SUPPORTED, load_workflow, unsupported_features
+
+RUNS_TODAY = """
+id: today
+description: everything here runs now
+owner: data-eng
+tags: [daily]
+step_concurrency: 4
+timeout: 1h
+params: {start: 20240101, names: [a, b], literal: "costs $${ 5 }", nested: {k: v}}
+steps:
+  - {id: a, type: noop}
+  - {id: b, type: sleep, seconds: 1, depends_on: [a]}
+  - id: c
+    type: script
+    script: echo "${HOME}"
+    depends_on: [a]
+    params: {x: 1}
+    outputs: [result]
+    retries: {limit: 2, backoff: fixed, delay: 5s}
+    timeout: 10m
+    on_failure: ignore
+  - {id: d, type: python, script: "print(1)", on_failure: fail_fast}
+"""
+
+
+def test_features_that_run_today_pass() -> None:
+    assert unsupported_features(load_workflow(RUNS_TODAY)) == []
+
+
+def test_every_later_feature_is_named_with_its_location() -> None:
+    wf = load_workflow(
+        """
+id: later
+trigger: {cron: "@daily"}
+run_strategy: parallel
+concurrency: 2
+params: {day: "${ run.date }", plan: {code: "return 1"}, deep: [{x: "a ${ b } c"}]}
+steps:
+  - {id: a, type: noop, if: "${ true }", tags: [db], wait_for: [{name: s}], emits: [{name: t}]}
+  - {id: b, type: notebook, path: n.ipynb, params: {x: "${ a }"}}
+  - {id: c, type: container, image: alpine}
+  - {id: d, foreach: {over: {x: [1]}, steps: [{id: e, type: noop}]}}
+  - {id: f, subworkflow: {workflow: other}}
+"""
+    )
+    found = {(p.location, p.message.split(":")[0]) for p in unsupported_features(wf)}
+    assert found == {
+        ("trigger", "trigger"),
+        ("run_strategy", "run_strategy"),
+        ("concurrency", "concurrency"),
+        ("params.day", "params"),
+        ("params.plan", "params"),
+        ("params.deep", "params"),
+        ("steps[0].if", "if"),
+        ("steps[0].tags", "tags"),
+        ("steps[0].wait_for", "wait_for"),
+        ("steps[0].emits", "emits"),
+        ("steps[1].type", "type notebook"),
+        ("steps[1].params.x", "params"),
+        ("steps[2].type", "type container"),
+        ("steps[3].foreach", "foreach"),
+        ("steps[4].subworkflow", "subworkflow"),
+    }
+
+
+def test_trigger_message_says_what_to_do() -> None:
+    wf = load_workflow("id: w\ntrigger: {cron: '@daily'}\nsteps: [{id: a, type: noop}]")
+    (problem,) = unsupported_features(wf)
+    assert problem.as_dict() == {
+        "location": "trigger",
+        "message": "trigger: not supported yet: cron and signal triggers arrive in a later "
+        "release; remove the key to push this workflow",
+    }
+
+
+def test_the_list_of_later_features_is_explicit() -> None:
+    assert {"trigger", "foreach", "subworkflow", "if", "expressions"} <= NOT_YET_SUPPORTED
