@@ -1,0 +1,174 @@
+"""Shared test machinery: real databases and a real engine with its API on a real port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from podium.api.app import create_app
+from podium.config import Settings
+from podium.store.database import Database
+from podium.store.migrate import upgrade
+from podium.worker.loop import Worker
+
+PG_ADMIN_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT")
+_TEMPLATE = "podium_test_template"
+_template_lock = threading.Lock()
+_template_ready = False
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def require_pg() -> None:
+    """Skip without PostgreSQL on a laptop; fail in CI, where it must be there."""
+    if pg_available():
+        return
+    if in_ci():
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must start it)")
+    pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+
+
+def _with_db(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def _ensure_template() -> None:
+    """A migrated database that every test's database is copied from (fast, and proves
+    the migrations run on PostgreSQL)."""
+    global _template_ready
+    with _template_lock:
+        if _template_ready:
+            return
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {_TEMPLATE}")
+        db = Database(_with_db(PG_ADMIN_URL, _TEMPLATE))
+        upgrade(db)
+        db.dispose()
+        _template_ready = True
+
+
+@contextlib.contextmanager
+def fresh_pg_url() -> Iterator[str]:
+    require_pg()
+    _ensure_template()
+    name = f"podium_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+    try:
+        yield _with_db(PG_ADMIN_URL, name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Podium:
+    """An engine and its API in this process, on a real database and a real port."""
+
+    db: Database
+    worker: Worker
+    client: httpx.Client
+    data_dir: Path
+
+    def push(self, yaml: str, *, active: bool = True) -> dict[str, Any]:
+        response = self.client.post("/api/v1/workflows", json={"yaml": yaml, "active": active})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def run(self, workflow_id: str, params: dict[str, Any] | None = None, **body: Any) -> int:
+        response = self.client.post(
+            f"/api/v1/workflows/{workflow_id}/instances", json={"params": params or {}, **body}
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["instance_id"])
+
+    def status(self, workflow_id: str, instance_id: int) -> dict[str, Any]:
+        response = self.client.get(f"/api/v1/workflows/{workflow_id}/instances/{instance_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait(self, workflow_id: str, instance_id: int, *, timeout_s: float = 30,
+             until: tuple[str, ...] = TERMINAL) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            doc = self.status(workflow_id, instance_id)
+            if doc["status"] in until:
+                return doc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"instance still {doc['status']} after {timeout_s}s: {doc}")
+            time.sleep(0.02)
+
+    def wait_step(self, workflow_id: str, instance_id: int, step_id: str, status: str,
+                  timeout_s: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            doc = self.status(workflow_id, instance_id)
+            step = next(s for s in doc["steps"] if s["id"] == step_id)
+            if step["status"] == status:
+                return dict(step)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"step {step_id} still {step['status']}: {doc}")
+            time.sleep(0.02)
+
+    def steps(self, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {s["id"]: s for s in doc["steps"]}
+
+
+@contextlib.contextmanager
+def running_podium(db_url: str, data_dir: Path, *, lease_s: float = 3.0,
+                   kill_grace_s: float = 1.0) -> Iterator[Podium]:
+    db = Database(db_url)
+    upgrade(db)
+    settings = Settings(db_url=db_url, data_dir=data_dir, lease_s=lease_s, kill_grace_s=kill_grace_s)
+    worker = Worker(db, settings)
+    worker.start()
+    app = create_app(db, on_work=worker.notify)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "API did not start"
+            time.sleep(0.01)
+        yield Podium(db, worker, client, data_dir)
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        worker.stop()
+        db.dispose()
