@@ -119,8 +119,14 @@ class Podium:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    def wait(self, workflow_id: str, instance_id: int, *, timeout_s: float = 30,
-             until: tuple[str, ...] = TERMINAL) -> dict[str, Any]:
+    def wait(
+        self,
+        workflow_id: str,
+        instance_id: int,
+        *,
+        timeout_s: float = 30,
+        until: tuple[str, ...] = TERMINAL,
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while True:
             doc = self.status(workflow_id, instance_id)
@@ -130,8 +136,9 @@ class Podium:
                 raise AssertionError(f"instance still {doc['status']} after {timeout_s}s: {doc}")
             time.sleep(0.02)
 
-    def wait_step(self, workflow_id: str, instance_id: int, step_id: str, status: str,
-                  timeout_s: float = 30) -> dict[str, Any]:
+    def wait_step(
+        self, workflow_id: str, instance_id: int, step_id: str, status: str, timeout_s: float = 30
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while True:
             doc = self.status(workflow_id, instance_id)
@@ -147,11 +154,14 @@ class Podium:
 
 
 @contextlib.contextmanager
-def running_podium(db_url: str, data_dir: Path, *, lease_s: float = 3.0,
-                   kill_grace_s: float = 1.0) -> Iterator[Podium]:
+def running_podium(
+    db_url: str, data_dir: Path, *, lease_s: float = 3.0, kill_grace_s: float = 1.0
+) -> Iterator[Podium]:
     db = Database(db_url)
     upgrade(db)
-    settings = Settings(db_url=db_url, data_dir=data_dir, lease_s=lease_s, kill_grace_s=kill_grace_s)
+    settings = Settings(
+        db_url=db_url, data_dir=data_dir, lease_s=lease_s, kill_grace_s=kill_grace_s
+    )
     worker = Worker(db, settings)
     worker.start()
     app = create_app(db, on_work=worker.notify)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from podium.api.app import create_app
 from podium.catalog import load_files
@@ -94,7 +95,7 @@ def run_worker(*, db_url: str, worker_id: str | None = None) -> None:
         db.dispose()
 
 
-def _serve(app: object, host: str, port: int) -> None:
+def _serve(app: FastAPI, host: str, port: int) -> None:
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=5
     )

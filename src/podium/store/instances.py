@@ -85,7 +85,7 @@ INSTANCE_COLUMNS = (
 )
 
 
-def find_instance(conn: sa.Connection, workflow_id: str, instance_id: int) -> sa.Row[Any]:
+def find_instance(conn: sa.Connection, workflow_id: str, instance_id: int) -> Any:
     row = conn.execute(
         sa.select(*INSTANCE_COLUMNS).where(
             instances.c.workflow_id == workflow_id, instances.c.instance_id == instance_id
@@ -98,7 +98,7 @@ def find_instance(conn: sa.Connection, workflow_id: str, instance_id: int) -> sa
 
 def list_instances(
     conn: sa.Connection, workflow_id: str, *, limit: int, before: int | None = None
-) -> list[sa.Row[Any]]:
+) -> list[Any]:
     query = (
         sa.select(*INSTANCE_COLUMNS)
         .where(instances.c.workflow_id == workflow_id)
@@ -110,7 +110,7 @@ def list_instances(
     return list(conn.execute(query).all())
 
 
-def instance_steps(conn: sa.Connection, instance_pk: int) -> list[sa.Row[Any]]:
+def instance_steps(conn: sa.Connection, instance_pk: int) -> list[Any]:
     return list(
         conn.execute(
             sa.select(

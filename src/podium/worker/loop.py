@@ -222,39 +222,23 @@ class Worker:
                 ),
             )
             return
-        attempt_dir = Path(attempt.attempt_dir)
-        probe = jobs.probe(attempt_dir, None, None)
         t = advance.instance(item.instance_pk)
         assert t is not None
-        step = t.plan.steps[item.step_id]
-        if probe.state is jobs.ProbeState.EXITED:
-            advance.finish_attempt(attempt_id, _outcome(jobs.collect(attempt_dir, step.outputs)))
-        elif probe.state is jobs.ProbeState.VANISHED:
-            advance.finish_attempt(
+        params = runs.step_params(advance.conn, item.instance_pk, item.step_id) or {}
+        # Launching is idempotent by attempt directory: this starts the job only if it never
+        # started, and otherwise re-attaches to it (or reads its recorded exit).
+        advance.launches.append(
+            LaunchOrder(
                 attempt_id,
-                Outcome(
-                    None,
-                    {},
-                    ("the job's process disappeared without recording an exit status"),
-                    platform=True,
-                ),
+                t.row,
+                t.plan.steps[item.step_id],
+                item.attempt,
+                params,
+                Path(attempt.attempt_dir),
+                attempt.deadline_at,
+                resume=True,
             )
-        else:
-            state = runs.get_step(advance.conn, item.instance_pk, item.step_id)
-            params = dict(runs.step_params(advance.conn, item.instance_pk, item.step_id) or {})
-            assert state is not None
-            advance.launches.append(
-                LaunchOrder(
-                    attempt_id,
-                    t.row,
-                    step,
-                    item.attempt,
-                    params,
-                    attempt_dir,
-                    attempt.deadline_at,
-                    resume=True,
-                )
-            )
+        )
 
     def _launch(self, order: LaunchOrder) -> None:
         spec = jobs.JobSpec(
@@ -275,27 +259,14 @@ class Worker:
             launched = jobs.launch(spec)
             pid, pid_start = launched.pid, launched.pid_start
         except jobs.AlreadyLaunched:
+            # Launched before (by a worker that died, or by us before a restart): watch it.
             probe = jobs.probe(order.attempt_dir, None, None)
-            if probe.state is jobs.ProbeState.RUNNING and probe.pid and probe.pid_start:
-                pid, pid_start = probe.pid, probe.pid_start
-            elif probe.state is jobs.ProbeState.EXITED:
-                self._completed(
-                    order.attempt_id, jobs.collect(order.attempt_dir, order.step.outputs), None
-                )
+            if probe.pid is None or probe.pid_start is None:
+                # Its launcher died between claiming the directory and starting the shim,
+                # or the shim is starting right now: look once more before calling it lost.
+                threading.Timer(1.0, self._reprobe, args=(order,)).start()
                 return
-            else:
-                self._report(
-                    order.attempt_id,
-                    Outcome(
-                        None,
-                        {},
-                        (
-                            "the job was started by a worker that died before it recorded its process"
-                        ),
-                        platform=True,
-                    ),
-                )
-                return
+            pid, pid_start = probe.pid, probe.pid_start
         except (jobs.LaunchFailed, OSError) as exc:
             self._report(
                 order.attempt_id,
@@ -306,6 +277,22 @@ class Worker:
             order.attempt_id,
             pid,
             pid_start,
+            order.attempt_dir,
+            order.step.outputs,
+            order.deadline_at,
+            self._completed,
+        )
+
+    def _reprobe(self, order: LaunchOrder) -> None:
+        probe = jobs.probe(order.attempt_dir, None, None)
+        if probe.pid is None or probe.pid_start is None:
+            lost = "the worker launching this attempt died before the job started"
+            self._report(order.attempt_id, Outcome(None, {}, lost, platform=True))
+            return
+        self.supervisor.watch(
+            order.attempt_id,
+            probe.pid,
+            probe.pid_start,
             order.attempt_dir,
             order.step.outputs,
             order.deadline_at,

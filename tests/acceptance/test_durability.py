@@ -1,0 +1,181 @@
+"""Crash and scale-out: real ``podium`` processes killed with SIGKILL mid-run."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.support import TERMINAL, free_port, fresh_pg_url
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def podium_process(
+    args: list[str], home: Path, log: Path, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    full_env = {**os.environ, "PODIUM_HOME": str(home), "PODIUM_LEASE_SECONDS": "3", **env}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "podium.cli.main", *args], env=full_env, stdout=out, stderr=out
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("server did not become healthy")
+
+
+def chain_yaml(workflow_id: str, steps: int, out: Path, seconds: float) -> str:
+    body = [f"id: {workflow_id}", "steps:"]
+    for i in range(steps):
+        body += [
+            f"  - id: s{i}",
+            "    type: script",
+            f'    script: sleep {seconds}; echo "$PODIUM_INSTANCE_ID s{i}" >> {out}',
+        ]
+        if i:
+            body.append(f"    depends_on: [s{i - 1}]")
+    return "\n".join(body) + "\n"
+
+
+def wait_instance(client: httpx.Client, wf: str, iid: int, timeout_s: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            doc = client.get(f"/api/v1/workflows/{wf}/instances/{iid}").json()
+        except httpx.HTTPError:
+            time.sleep(0.2)
+            continue
+        if doc["status"] in TERMINAL:
+            return dict(doc)
+        time.sleep(0.1)
+    raise AssertionError(f"{wf}/{iid} did not finish in {timeout_s}s")
+
+
+def running_step(client: httpx.Client, wf: str, iid: int) -> int:
+    doc = client.get(f"/api/v1/workflows/{wf}/instances/{iid}").json()
+    return sum(1 for s in doc["steps"] if s["status"] == "SUCCEEDED")
+
+
+def test_server_killed_mid_run_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "lines"
+    home = tmp_path / "home"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server_args = ["server", "--port", str(port)]
+    log = tmp_path / "server.log"
+    client = httpx.Client(base_url=url, timeout=10)
+    with podium_process(server_args, home, log) as first:
+        wait_healthy(url, first)
+        client.post(
+            "/api/v1/workflows", json={"yaml": chain_yaml("crash", 20, out, 1)}
+        ).raise_for_status()
+        iid = client.post("/api/v1/workflows/crash/instances", json={}).json()["instance_id"]
+        while running_step(client, "crash", iid) < 4:
+            time.sleep(0.1)
+        time.sleep(0.5)  # mid-step: a job is running
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    lines_at_kill = out.read_text().splitlines()
+    time.sleep(1.5)  # the running job finishes while no engine is up
+    with podium_process(server_args, home, log) as second:
+        wait_healthy(url, second)
+        doc = wait_instance(client, "crash", iid, timeout_s=120)
+        # A second kill, right after a restart, while work is being taken over.
+        second.send_signal(signal.SIGKILL)
+        second.wait()
+    assert doc["status"] == "SUCCEEDED", doc
+    lines = out.read_text().splitlines()
+    assert lines == [f"{iid} s{i}" for i in range(20)], lines
+    assert 4 <= len(lines_at_kill) < 20
+    steps = {s["id"]: s for s in doc["steps"]}  # type: ignore[attr-defined]
+    assert all(s["attempts"] == 1 for s in steps.values())
+    client.close()
+
+
+def test_scale_out_two_workers_one_killed(tmp_path: Path) -> None:
+    out = tmp_path / "lines"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "podium.log"
+    with fresh_pg_url() as db_url:
+        with (
+            podium_process(
+                ["api", "--db", db_url, "--port", str(port)], tmp_path / "api", log
+            ) as api,
+            podium_process(
+                ["worker", "--db", db_url],
+                tmp_path / "w1",
+                log,
+                PODIUM_DATA_DIR=str(tmp_path / "data"),
+            ) as w1,
+            podium_process(
+                ["worker", "--db", db_url],
+                tmp_path / "w2",
+                log,
+                PODIUM_DATA_DIR=str(tmp_path / "data"),
+            ) as w2,
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+            wait_healthy(url, api)
+            client.post(
+                "/api/v1/workflows", json={"yaml": chain_yaml("wide", 10, out, 0.2)}
+            ).raise_for_status()
+            ids = [
+                client.post("/api/v1/workflows/wide/instances", json={}).json()["instance_id"]
+                for _ in range(50)
+            ]
+            deadline = time.monotonic() + 60
+            while len(out.read_text().splitlines() if out.exists() else []) < 100:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            w1.send_signal(signal.SIGKILL)
+            w1.wait()
+            docs = [wait_instance(client, "wide", iid, timeout_s=180) for iid in ids]
+            assert w2.poll() is None
+        assert all(d["status"] == "SUCCEEDED" for d in docs), [d["status"] for d in docs]
+        lines = collections.Counter(out.read_text().splitlines())
+        expected = {f"{iid} s{i}" for iid in ids for i in range(10)}
+        assert set(lines) == expected
+        assert all(count == 1 for count in lines.values()), [k for k, c in lines.items() if c > 1]
+        engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as conn:
+            workers = (
+                conn.execute(sa.text("SELECT DISTINCT worker_id FROM attempts")).scalars().all()
+            )
+            taken_over = conn.execute(
+                sa.text("SELECT count(*) FROM attempts WHERE attempt > 1")
+            ).scalar_one()
+        engine.dispose()
+        assert len(workers) == 2, workers
+        assert taken_over == 0
