@@ -122,9 +122,14 @@ def fan(client: httpx.Client, instances: int) -> float:
     wf = f"w3_{uuid.uuid4().hex[:6]}"
     client.post("/api/v1/workflows", json={"yaml": chain_yaml(wf, 3, "noop")}).raise_for_status()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(
-            lambda _: client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"],
-            range(instances)))
+        ids = list(
+            pool.map(
+                lambda _: client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()[
+                    "instance_id"
+                ],
+                range(instances),
+            )
+        )
     docs = [wait_done(client, wf, iid) for iid in ids]
     assert all(d["status"] == "SUCCEEDED" for d in docs)
     first = min(ts(str(d["created_at"])) for d in docs)
@@ -146,9 +151,11 @@ def drop_pg_database(base_url: str, url: str) -> None:
 
 
 def measure(db: str, repeat: int) -> dict[str, str]:
-    with tempfile.TemporaryDirectory() as home, podium(db, Path(home)) as url, httpx.Client(
-        base_url=url, timeout=30
-    ) as client:
+    with (
+        tempfile.TemporaryDirectory() as home,
+        podium(db, Path(home)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         chain(client, 20, "noop", 1)  # warm up: plan cache, connections
         w1 = chain(client, 100, "noop", repeat)
         w1s = chain(client, 20, "script", max(1, repeat // 2))
@@ -162,9 +169,15 @@ def measure(db: str, repeat: int) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pg-url", default=os.environ.get("PODIUM_BENCH_PG_URL",
-                                                           "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "PODIUM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
@@ -175,8 +188,10 @@ def main() -> None:
             results["PostgreSQL"] = measure(db, args.repeat)
         finally:
             drop_pg_database(args.pg_url, db)
-    print(f"# Podium benchmarks, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"# Podium benchmarks, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     names = list(results)
     print("| figure | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))

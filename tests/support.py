@@ -73,12 +73,15 @@ def _ensure_template() -> None:
 
 
 @contextlib.contextmanager
-def fresh_pg_url() -> Iterator[str]:
+def fresh_pg_url(*, empty: bool = False) -> Iterator[str]:
+    """A new database: migrated (copied from a template), or ``empty``."""
     require_pg()
-    _ensure_template()
+    if not empty:
+        _ensure_template()
     name = f"podium_test_{uuid.uuid4().hex[:10]}"
+    template = "" if empty else f" TEMPLATE {_TEMPLATE}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+        conn.execute(f"CREATE DATABASE {name}{template}")
     try:
         yield _with_db(PG_ADMIN_URL, name)
     finally:

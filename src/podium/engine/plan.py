@@ -64,12 +64,14 @@ def _retry_policy(raw: Mapping[str, Any] | None) -> RetryPolicy:
     if not raw:
         return RetryPolicy()
     default = RetryPolicy()
+    delay_s = _seconds(raw.get("delay"))
+    max_delay_s = _seconds(raw.get("max_delay"))
     return RetryPolicy(
         limit=int(raw.get("limit", default.limit)),
         platform_limit=int(raw.get("platform_limit", default.platform_limit)),
         backoff=str(raw.get("backoff", default.backoff)),
-        delay_s=_seconds(raw.get("delay")) or default.delay_s,
-        max_delay_s=_seconds(raw.get("max_delay")) or default.max_delay_s,
+        delay_s=default.delay_s if delay_s is None else delay_s,
+        max_delay_s=default.max_delay_s if max_delay_s is None else max_delay_s,
     )
 
 

@@ -89,7 +89,9 @@ def instance_verdict(
 
 
 def stronger_halt(current: Halt | None, new: Halt) -> Halt:
-    """The first reason to halt wins, except that a stop or time-out overrides a failure."""
+    """The first reason to halt wins, with two upgrades: a stop or time-out overrides a
+    failure (the instance ends STOPPED or TIMED_OUT), and a ``fail_fast`` failure overrides a
+    plain one (the steps still running must be stopped)."""
     if current is None:
         return new
     if current in (Halt.FAILED, Halt.FAIL_FAST) and new in (Halt.STOPPED, Halt.TIMED_OUT):
