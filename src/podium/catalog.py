@@ -103,7 +103,7 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
                 "event": "catalog.load",
                 "workflow_id": wf.id,
                 "version": result.version,
-                "created": result.created,
+                "new_version": result.created,
             },
         )
         pushed.append(result)

@@ -40,7 +40,7 @@ def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path]
         load_files(db, list(load), now=time.time())
     worker = Worker(db, settings)
     worker.start()
-    app = create_app(db, on_work=worker.notify, ui_base=f"http://{host}:{port}")
+    app = create_app(db, on_work=worker.notify)
     log.info(
         "server listening",
         extra={
@@ -65,7 +65,7 @@ def run_api(*, db_url: str, host: str, port: int) -> None:
             "`podium server`, which runs both in one process"
         )
     db, _ = open_database(db_url)
-    app = create_app(db, ui_base=f"http://{host}:{port}")
+    app = create_app(db)
     try:
         _serve(app, host, port)
     finally:

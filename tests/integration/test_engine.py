@@ -309,7 +309,7 @@ def test_versions_run_as_asked(podium: Podium) -> None:
     assert podium.status("versioned", podium.run("versioned", version=2))["version"] == 2
     podium.client.post("/api/v1/workflows/versioned/deactivate")
     refused = podium.client.post("/api/v1/workflows/versioned/instances", json={})
-    assert refused.status_code == 400
+    assert refused.status_code == 409
     assert "inactive" in refused.json()["error"]["message"]
 
 

@@ -31,7 +31,7 @@ from podium.catalog import push_workflow
 from podium.definition import load_workflow
 from podium.engine.rules import run_params
 from podium.engine.states import TERMINAL_INSTANCE
-from podium.errors import InvalidInput, PodiumError, StepNotFound, VersionNotFound
+from podium.errors import Conflict, InvalidInput, PodiumError, StepNotFound, VersionNotFound
 from podium.jobs import read_log
 from podium.store import instances as store_instances
 from podium.store import workflows as store_workflows
@@ -60,7 +60,6 @@ def create_app(
     *,
     on_work: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.time,
-    ui_base: str = "",
 ) -> FastAPI:
     app = FastAPI(title="Podium", version=__version__, description="Podium's REST API.")
 
@@ -124,7 +123,7 @@ def create_app(
             "trigger_runs": False,
             "next_fire_times": fires,
             "instances": [instance_summary(r) for r in recent],
-            "ui_url": f"{ui_base}/workflows/{workflow_id}",
+            "ui_url": None,  # the web UI arrives in a later release
         }
 
     @app.get("/api/v1/workflows/{workflow_id}/versions")
@@ -295,7 +294,7 @@ def _has_step(conn: sa.Connection, row: sa.Row[Any], step_id: str) -> bool:
 def _version_number(wf: store_workflows.WorkflowRow, version: int | str | None) -> int:
     if version is None or version == "active":
         if wf.active_version is None:
-            raise InvalidInput(
+            raise Conflict(
                 f"workflow {wf.workflow_id!r} is inactive; activate it or name a version "
                 "(--version N or latest)"
             )

@@ -72,7 +72,7 @@ def progress_view(document: dict[str, Any], waited_s: float) -> Group:
 def steps_table(document: dict[str, Any], *, with_errors: bool = True) -> Table:
     table = Table(box=None, pad_edge=False)
     for column in ("step", "status", "attempts", "started", "duration"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     if with_errors:
         table.add_column("error", overflow="fold")
     for step in document.get("steps") or []:
@@ -118,6 +118,8 @@ def failure_lines(document: dict[str, Any]) -> list[str]:
         error = step.get("error")
         if error or step.get("status") in ("FAILED", "TIMED_OUT", "COMPLETED_WITH_ERROR"):
             lines.append(f"step {step.get('id')} {step.get('status')}: {error_text(error) or '-'}")
+            tail = (error or {}).get("log_tail") or ""
+            lines.extend(f"  | {line}" for line in tail.splitlines()[-10:])
     instance_error = error_text(document.get("error"))
     if instance_error and not lines:
         lines.append(f"instance {document.get('status')}: {instance_error}")

@@ -46,14 +46,14 @@ _REASONS: dict[str, str] = {
 }
 
 
-def _problem(feature: str, location: str, key: str) -> Problem:
+def _problem(feature: str, location: str) -> Problem:
     if feature == "expressions":
         fix = "give a literal value to push this workflow"
     elif feature in ("notebook", "container"):
         fix = "use another step type to push this workflow"
     else:
         fix = "remove the key to push this workflow"
-    return Problem(location, f"{key}: not supported yet: {_REASONS[feature]}; {fix}")
+    return Problem(location, f"not supported yet: {_REASONS[feature]}; {fix}")
 
 
 def unsupported_features(wf: Workflow) -> list[Problem]:
@@ -67,7 +67,7 @@ def unsupported_features(wf: Workflow) -> list[Problem]:
     found += [("expressions", loc, "params") for loc in _expression_params(wf.params, ("params",))]
     for index, step in enumerate(wf.steps):
         found += _step_features(step, ("steps", index))
-    return [_problem(f, loc, key) for f, loc, key in found if f in NOT_YET_SUPPORTED]
+    return [_problem(f, loc) for f, loc, _key in found if f in NOT_YET_SUPPORTED]
 
 
 def _step_features(step: Step, loc: tuple[str | int, ...]) -> list[tuple[str, str, str]]:

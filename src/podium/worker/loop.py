@@ -119,7 +119,7 @@ class Worker:
             self.wake.wait(timeout)
 
     def run_once(self) -> bool:
-        """One transaction: finished jobs, then due work. True if anything was done."""
+        """One transaction: finished jobs, then due work. True if more may be waiting."""
         completions = [self._completions.popleft() for _ in range(min(len(self._completions), 500))]
         now = self.clock()
         try:
@@ -150,7 +150,9 @@ class Worker:
         if self.on_instance_end is not None:
             for wf, iid, status in advance.ended_instances:
                 self.on_instance_end(wf, iid, status)
-        return bool(completions or items)
+        # Go straight on only if there may be more: a full batch, or jobs that ended meanwhile.
+        # Otherwise ``_idle`` looks for the next due row (rows added meanwhile included).
+        return len(items) >= self.settings.claim_batch or bool(self._completions)
 
     def _advance(self, conn: sa.Connection, now: float) -> Advance:
         return Advance(
