@@ -364,3 +364,36 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_a_poisonous_work_row_is_set_aside_and_the_rest_goes_on(podium: Podium) -> None:
+    import sqlalchemy as sa
+
+    from podium.store.schema import work
+
+    podium.push("id: healthy\nsteps:\n  - id: a\n    type: noop\n  - id: b\n    type: noop\n")
+    first = podium.run("healthy")
+    podium.wait("healthy", first)
+    with podium.db.transaction() as conn:
+        pk = conn.execute(sa.text("SELECT pk FROM instances WHERE instance_id = 1")).scalar_one()
+        # A timer for a step the workflow does not have: processing it raises.
+        conn.execute(
+            work.insert().values(
+                kind="sleep_done", instance_pk=pk, step_id="ghost", attempt=1, due_at=time.time()
+            )
+        )
+    second = podium.run("healthy")
+    assert podium.wait("healthy", second)["status"] == "SUCCEEDED"
+    deadline = time.monotonic() + 10
+    while True:
+        with podium.db.read() as conn:
+            row = conn.execute(
+                sa.select(work.c.due_at, work.c.tries, work.c.lease_owner).where(
+                    work.c.step_id == "ghost"
+                )
+            ).one()
+        if row.tries >= 1 and row.lease_owner is None:
+            break
+        assert time.monotonic() < deadline, row
+        time.sleep(0.05)
+    assert row.due_at > time.time() + 1

@@ -105,6 +105,33 @@ def delete_instance_work(
     return [r.step_id for r in rows]
 
 
+def delay_work(conn: sa.Connection, work_id: int, *, until: float) -> None:
+    """Set a row aside until ``until``, free for any worker then; counts as a try."""
+    conn.execute(
+        work.update()
+        .where(work.c.id == work_id)
+        .values(due_at=until, lease_owner=None, tries=work.c.tries + 1)
+    )
+
+
+def delay_launch(
+    conn: sa.Connection, attempt: tuple[int, str, int], *, owner: str, until: float
+) -> None:
+    """Release a launch this worker holds, to be taken over (re-attached) at ``until``."""
+    instance_pk, step_id, number = attempt
+    conn.execute(
+        work.update()
+        .where(
+            work.c.instance_pk == instance_pk,
+            work.c.kind == "launch",
+            work.c.step_id == step_id,
+            work.c.attempt == number,
+            work.c.lease_owner == owner,
+        )
+        .values(due_at=until, lease_owner=None)
+    )
+
+
 def extend_leases(conn: sa.Connection, *, owner: str, until: float) -> int:
     result = conn.execute(work.update().where(work.c.lease_owner == owner).values(due_at=until))
     return result.rowcount

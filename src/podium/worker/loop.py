@@ -32,6 +32,7 @@ from podium.worker.listen import listen_for_work
 log = logging.getLogger("podium.worker")
 
 IDLE_WAIT_S = 60.0
+POISON_DELAY_S = 5.0
 
 
 class Worker:
@@ -49,6 +50,7 @@ class Worker:
         self._plans: dict[tuple[str, int], Plan] = {}
         self._threads: list[threading.Thread] = []
         self.on_instance_end: Callable[[str, int, str], None] | None = None
+        self._careful = False
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -101,8 +103,10 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
-            except Exception:
-                log.exception("engine iteration failed", extra={"event": "worker.error"})
+            except sa.exc.DBAPIError:
+                # The database is unreachable or busy beyond its timeout: nothing was
+                # written, everything claimed is still due. Wait and try again.
+                log.exception("database error", extra={"event": "worker.db_error"})
                 self._stopping.wait(1.0)
                 continue
             if not busy:
@@ -114,23 +118,37 @@ class Worker:
             return
         with self.db.read() as conn:
             due = queue.next_due_at(conn, owner=self.worker_id)
-        timeout = IDLE_WAIT_S if due is None else max(0.0, min(IDLE_WAIT_S, due - self.clock()))
-        if timeout > 0:
+        # On SQLite every new row comes from this process, which wakes us; on PostgreSQL a
+        # notification could be lost while the listener reconnects, hence a rare look.
+        longest = None if self.db.is_sqlite else IDLE_WAIT_S
+        if due is None:
+            timeout = longest
+        else:
+            timeout = max(0.0, due - self.clock())
+            timeout = timeout if longest is None else min(timeout, longest)
+        if timeout is None or timeout > 0:
             self.wake.wait(timeout)
 
     def run_once(self) -> bool:
-        """One transaction: finished jobs, then due work. True if more may be waiting."""
-        completions = [self._completions.popleft() for _ in range(min(len(self._completions), 500))]
-        now = self.clock()
+        """One transaction: finished jobs, then due work. True if more may be waiting.
+
+        If a batch fails for a reason other than the database, the work is redone one piece
+        per transaction, so one poisonous row is set aside (with a back-off) instead of
+        stopping everything behind it.
+        """
+        careful = self._careful
+        completions = self._take_completions(1 if careful else 500)
+        limit = 0 if careful and completions else (1 if careful else self.settings.claim_batch)
+        items: list[queue.WorkItem] = []
         try:
             with self.db.transaction() as conn:
-                advance = self._advance(conn, now)
+                advance = self._advance(conn, self.clock())
                 items = queue.claim_due_work(
                     conn,
                     owner=self.worker_id,
-                    now=now,
+                    now=advance.now,
                     lease_s=self.settings.lease_s,
-                    limit=self.settings.claim_batch,
+                    limit=limit,
                 )
                 pks = {i.instance_pk for i in items} | {_pk_of(a) for a, _ in completions}
                 for pk in sorted(pks):
@@ -140,9 +158,30 @@ class Worker:
                 for item in items:
                     self._dispatch(advance, item)
                 advance.flush()
-        except BaseException:
+        except sa.exc.DBAPIError:
             self._completions.extendleft(reversed(completions))
             raise
+        except Exception:
+            if not careful:
+                log.exception(
+                    "batch failed; retrying piece by piece", extra={"event": "worker.batch_error"}
+                )
+                self._completions.extendleft(reversed(completions))
+                self._careful = True
+            else:
+                self._set_aside(completions, items)
+            return True
+        self._after_commit(advance)
+        if careful and not completions and len(items) < limit:
+            self._careful = False
+        # Go straight on only if there may be more: a full batch, or jobs that ended meanwhile.
+        # Otherwise ``_idle`` looks for the next due row (rows added meanwhile included).
+        return len(items) >= max(limit, 1) or bool(self._completions) or careful
+
+    def _take_completions(self, limit: int) -> list[tuple[str, Outcome]]:
+        return [self._completions.popleft() for _ in range(min(len(self._completions), limit))]
+
+    def _after_commit(self, advance: Advance) -> None:
         for order in advance.launches:
             self._launch(order)
         for cancel in advance.cancels:
@@ -150,9 +189,40 @@ class Worker:
         if self.on_instance_end is not None:
             for wf, iid, status in advance.ended_instances:
                 self.on_instance_end(wf, iid, status)
-        # Go straight on only if there may be more: a full batch, or jobs that ended meanwhile.
-        # Otherwise ``_idle`` looks for the next due row (rows added meanwhile included).
-        return len(items) >= self.settings.claim_batch or bool(self._completions)
+
+    def _set_aside(
+        self, completions: list[tuple[str, Outcome]], items: list[queue.WorkItem]
+    ) -> None:
+        """Delay the one piece of work that fails on its own; it is retried with a back-off.
+
+        A failing job result is not dropped: its launch row is released, so the attempt is
+        taken over later and its recorded exit read again.
+        """
+        now = self.clock()
+        with self.db.transaction() as conn:
+            for attempt_id, _ in completions:
+                log.exception(
+                    "job result set aside",
+                    extra={"event": "worker.poison", "attempt_id": attempt_id},
+                )
+                queue.delay_launch(
+                    conn,
+                    attempt_id_parts(attempt_id),
+                    owner=self.worker_id,
+                    until=now + POISON_DELAY_S,
+                )
+            for item in items:
+                delay = min(POISON_DELAY_S * 2 ** min(item.tries - 1, 10), 3600.0)
+                log.exception(
+                    "work set aside",
+                    extra={
+                        "event": "worker.poison",
+                        "work_id": item.id,
+                        "kind": item.kind,
+                        "retry_in_s": delay,
+                    },
+                )
+                queue.delay_work(conn, item.id, until=now + delay)
 
     def _advance(self, conn: sa.Connection, now: float) -> Advance:
         return Advance(
@@ -344,6 +414,13 @@ class Worker:
 
 def _pk_of(attempt_id: str) -> int:
     return int(attempt_id.split("-", 1)[0])
+
+
+def attempt_id_parts(attempt_id: str) -> tuple[int, str, int]:
+    """``PK-STEP-N`` back into its parts (step ids may hold no dash, so this is exact)."""
+    pk, rest = attempt_id.split("-", 1)
+    step_id, attempt = rest.rsplit("-", 1)
+    return int(pk), step_id, int(attempt)
 
 
 def _outcome(job_exit: jobs.JobExit, reason: str | None = None) -> Outcome:

@@ -1,0 +1,151 @@
+"""Workflows and versions: push, list, info, activate, deactivate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from podium.api.context import Context
+from podium.api.views import instance_summary, iso, workflow_summary
+from podium.catalog import push_workflow
+from podium.definition import load_workflow
+from podium.errors import Conflict, InvalidInput, VersionNotFound
+from podium.store import instances as store_instances
+from podium.store import workflows as store_workflows
+from podium.triggers.cron import next_fire_times
+
+router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+
+
+class PushBody(BaseModel):
+    yaml: str
+    active: bool = True
+
+
+class ActivateBody(BaseModel):
+    version: int | None = None
+
+
+@router.post("", status_code=201)
+def push(body: PushBody, request: Request, ctx: Context) -> dict[str, Any]:
+    """Validate a definition and store it as the workflow's next version."""
+    wf = load_workflow(body.yaml, source="request")
+    now = ctx.clock()
+    pushed = push_workflow(
+        ctx.db, wf, active=body.active, now=now, created_by=request.headers.get("x-podium-user")
+    )
+    return {
+        "workflow_id": pushed.workflow_id,
+        "version": pushed.version,
+        "active": pushed.active,
+        "created_at": iso(now),
+    }
+
+
+@router.get("")
+def list_workflows(ctx: Context) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        rows = store_workflows.list_workflows(conn)
+    return {"workflows": [workflow_summary(w) for w in rows]}
+
+
+@router.get("/{workflow_id}")
+def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        wf = store_workflows.get_workflow(conn, workflow_id)
+        version = store_workflows.get_version(
+            conn, workflow_id, wf.active_version or wf.latest_version
+        )
+        recent = store_instances.list_instances(conn, workflow_id, limit=10)
+    trigger = version.definition.get("trigger")
+    fires: list[str] = []
+    if trigger and trigger.get("cron") and wf.active_version is not None:
+        times = next_fire_times(trigger["cron"], trigger.get("timezone") or "UTC", count=5)
+        fires = [t.isoformat() for t in times]
+    return {
+        **workflow_summary(wf),
+        "trigger": trigger,
+        "next_fire_times": fires,
+        "instances": [instance_summary(r) for r in recent],
+        "ui_url": None,  # the web UI arrives in a later release
+    }
+
+
+@router.get("/{workflow_id}/versions")
+def versions(workflow_id: str, ctx: Context) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        wf = store_workflows.get_workflow(conn, workflow_id)
+        rows = store_workflows.list_versions(conn, workflow_id)
+    return {
+        "versions": [
+            {
+                "version": v,
+                "created_at": iso(at),
+                "created_by": by,
+                "active": v == wf.active_version,
+            }
+            for v, at, by in rows
+        ]
+    }
+
+
+@router.get("/{workflow_id}/versions/{version}")
+def version(workflow_id: str, version: str, ctx: Context) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        wf = store_workflows.get_workflow(conn, workflow_id)
+        row = store_workflows.get_version(conn, workflow_id, version_number(wf, version))
+    return {
+        "workflow_id": workflow_id,
+        "version": row.version,
+        "yaml": row.canonical_yaml,
+        "created_at": iso(row.created_at),
+        "created_by": row.created_by,
+        "active": row.version == wf.active_version,
+    }
+
+
+@router.post("/{workflow_id}/activate")
+def activate(workflow_id: str, ctx: Context, body: ActivateBody | None = None) -> dict[str, Any]:
+    """Make a version the active one (the latest when none is named): also the rollback."""
+    with ctx.db.transaction() as conn:
+        wf = store_workflows.get_workflow(conn, workflow_id)
+        target = body.version if body and body.version is not None else wf.latest_version
+        wf = store_workflows.set_active_version(conn, workflow_id, target, now=ctx.clock())
+    return {
+        "workflow_id": workflow_id,
+        "active_version": wf.active_version,
+        "latest_version": wf.latest_version,
+    }
+
+
+@router.post("/{workflow_id}/deactivate")
+def deactivate(workflow_id: str, ctx: Context) -> dict[str, Any]:
+    with ctx.db.transaction() as conn:
+        wf = store_workflows.set_active_version(conn, workflow_id, None, now=ctx.clock())
+    return {"workflow_id": workflow_id, "active_version": None, "latest_version": wf.latest_version}
+
+
+def version_number(wf: store_workflows.WorkflowRow, version: int | str | None) -> int:
+    """A version as a user names it (a number, ``active``, ``latest``) as a number."""
+    if version is None or version == "active":
+        if wf.active_version is None:
+            raise Conflict(
+                f"workflow {wf.workflow_id!r} is inactive; activate it or name a version "
+                "(--version N or latest)"
+            )
+        return wf.active_version
+    if version == "latest":
+        return wf.latest_version
+    try:
+        number = int(version)
+    except ValueError:
+        raise InvalidInput(
+            f"version must be a number, 'active' or 'latest', not {version!r}"
+        ) from None
+    if not 1 <= number <= wf.latest_version:
+        raise VersionNotFound(
+            f"workflow {wf.workflow_id!r} has versions 1 to {wf.latest_version}, not {number}"
+        )
+    return number
