@@ -179,3 +179,39 @@ def test_scale_out_two_workers_one_killed(tmp_path: Path) -> None:
         engine.dispose()
         assert len(workers) == 2, workers
         assert taken_over == 0
+
+
+def test_instances_finish_while_the_api_is_down(tmp_path: Path) -> None:
+    out = tmp_path / "lines"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "podium.log"
+    api_args = ["api", "--db", "", "--port", str(port)]
+    with fresh_pg_url() as db_url:
+        api_args[2] = db_url
+        with (
+            podium_process(["worker", "--db", db_url], tmp_path / "w", log),
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+            with podium_process(api_args, tmp_path / "api", log) as api:
+                wait_healthy(url, api)
+                client.post(
+                    "/api/v1/workflows", json={"yaml": chain_yaml("headless", 4, out, 0.5)}
+                ).raise_for_status()
+                iid = client.post("/api/v1/workflows/headless/instances", json={}).json()[
+                    "instance_id"
+                ]
+                while not out.exists():
+                    time.sleep(0.05)
+                api.send_signal(signal.SIGKILL)
+                api.wait()
+            # No API at all now: the worker carries on alone.
+            deadline = time.monotonic() + 30
+            while len(out.read_text().splitlines()) < 4:
+                assert time.monotonic() < deadline, out.read_text()
+                time.sleep(0.1)
+            with podium_process(api_args, tmp_path / "api", log) as api:
+                wait_healthy(url, api)
+                doc = wait_instance(client, "headless", iid, timeout_s=30)
+    assert doc["status"] == "SUCCEEDED"
+    assert out.read_text().splitlines() == [f"{iid} s{i}" for i in range(4)]

@@ -226,6 +226,22 @@ def live_attempts(conn: sa.Connection, instance_pk: int) -> list[AttemptRow]:
     return [AttemptRow(**r._mapping) for r in rows]
 
 
+def end_attempt(
+    conn: sa.Connection, attempt_id: str, *, exit_code: int | None, now: float
+) -> str | None:
+    """Mark a running attempt ended; returns its cancel reason ("" when none), or None if it
+    was not running."""
+    row = conn.execute(
+        attempts.update()
+        .where(attempts.c.attempt_id == attempt_id, attempts.c.status == "RUNNING")
+        .values(status="ENDED", exit_code=exit_code, ended_at=now)
+        .returning(attempts.c.cancel_reason)
+    ).first()
+    if row is None:
+        return None
+    return row.cancel_reason or ""
+
+
 def update_attempt(conn: sa.Connection, attempt_id: str, **values: Any) -> None:
     conn.execute(attempts.update().where(attempts.c.attempt_id == attempt_id).values(**values))
 

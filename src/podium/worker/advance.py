@@ -307,7 +307,7 @@ class Advance:
         if attempt == 1:
             values["started_at"] = self.now
         runs.update_step(self.conn, row.pk, step.id, expect=(StepStatus.CREATED,), **values)
-        attempt_id = f"{row.pk}-{step.id}-{attempt}"
+        attempt_id = make_attempt_id(row.pk, step.id, attempt)
         attempt_dir = (
             self.data_dir
             / "attempts"
@@ -349,25 +349,20 @@ class Advance:
 
     def finish_attempt(self, attempt_id: str, outcome: Outcome) -> None:
         """A job ended (or was found ended): record it and decide what follows."""
-        attempt = runs.get_attempt(self.conn, attempt_id)
-        if attempt is None or attempt.status != "RUNNING":
+        pk, step_id, number = parse_attempt_id(attempt_id)
+        if not queue.finish_launch(self.conn, pk, step_id, number, owner=self.worker_id):
+            return  # another worker took this attempt over (or it was finished): not ours
+        ended = runs.end_attempt(self.conn, attempt_id, exit_code=outcome.exit_code, now=self.now)
+        t = self.instance(pk)
+        if t is None or ended is None:
             return
-        if not queue.finish_launch(
-            self.conn, attempt.instance_pk, attempt.step_id, attempt.attempt, owner=self.worker_id
-        ):
-            return  # another worker took this attempt over; it will finish it
-        runs.update_attempt(
-            self.conn, attempt_id, status="ENDED", exit_code=outcome.exit_code, ended_at=self.now
-        )
-        t = self.instance(attempt.instance_pk)
-        if t is None:
-            return
-        step = t.plan.steps[attempt.step_id]
-        kind = _failure_kind(outcome, attempt.cancel_reason)
+        cancel_reason = ended
+        step = t.plan.steps[step_id]
+        kind = _failure_kind(outcome, cancel_reason)
         if kind is None:
             self._end_step(t, step, StepStatus.SUCCEEDED, outputs=outcome.outputs, error=None)
         else:
-            self._attempt_failed(t, step, kind, outcome, attempt.cancel_reason)
+            self._attempt_failed(t, step, kind, outcome, cancel_reason)
         self._drain_ready()
 
     def _attempt_failed(
@@ -522,6 +517,18 @@ class Advance:
             row.steps_active += 1
             t.dirty = True
             self._begin(t, t.plan.steps[step_id])
+
+
+def make_attempt_id(instance_pk: int, step_id: str, attempt: int) -> str:
+    """An attempt's stable identity: it names its directory and makes launching idempotent."""
+    return f"{instance_pk}-{step_id}-{attempt}"
+
+
+def parse_attempt_id(attempt_id: str) -> tuple[int, str, int]:
+    """``PK-STEP-N`` back into its parts (a step id holds no dash, so this is exact)."""
+    pk, rest = attempt_id.split("-", 1)
+    step_id, attempt = rest.rsplit("-", 1)
+    return int(pk), step_id, int(attempt)
 
 
 def _pending_ready(ready: deque[tuple[int, str]], pk: int) -> int:

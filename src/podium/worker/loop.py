@@ -26,7 +26,14 @@ from podium.engine.states import Halt
 from podium.store import queue, runs
 from podium.store.database import Database
 from podium.store.schema import workers
-from podium.worker.advance import Advance, CancelOrder, LaunchOrder, Outcome
+from podium.worker.advance import (
+    Advance,
+    CancelOrder,
+    LaunchOrder,
+    Outcome,
+    make_attempt_id,
+    parse_attempt_id,
+)
 from podium.worker.listen import listen_for_work
 
 log = logging.getLogger("podium.worker")
@@ -150,7 +157,9 @@ class Worker:
                     lease_s=self.settings.lease_s,
                     limit=limit,
                 )
-                pks = {i.instance_pk for i in items} | {_pk_of(a) for a, _ in completions}
+                pks = {i.instance_pk for i in items} | {
+                    parse_attempt_id(a)[0] for a, _ in completions
+                }
                 for pk in sorted(pks):
                     advance.instance(pk)
                 for attempt_id, outcome in completions:
@@ -207,7 +216,7 @@ class Worker:
                 )
                 queue.delay_launch(
                     conn,
-                    attempt_id_parts(attempt_id),
+                    parse_attempt_id(attempt_id),
                     owner=self.worker_id,
                     until=now + POISON_DELAY_S,
                 )
@@ -269,7 +278,7 @@ class Worker:
     def _take_over(self, advance: Advance, item: queue.WorkItem) -> None:
         """A launch whose worker died (or this process before a restart): re-attach."""
         assert item.step_id is not None and item.attempt is not None
-        attempt_id = f"{item.instance_pk}-{item.step_id}-{item.attempt}"
+        attempt_id = make_attempt_id(item.instance_pk, item.step_id, item.attempt)
         attempt = runs.get_attempt(advance.conn, attempt_id)
         if attempt is None or attempt.status != "RUNNING":
             queue.finish_work(advance.conn, item.id, owner=self.worker_id)
@@ -410,17 +419,6 @@ class Worker:
 
     def _listen(self) -> None:
         listen_for_work(self.db, self.wake, self._stopping)
-
-
-def _pk_of(attempt_id: str) -> int:
-    return int(attempt_id.split("-", 1)[0])
-
-
-def attempt_id_parts(attempt_id: str) -> tuple[int, str, int]:
-    """``PK-STEP-N`` back into its parts (step ids may hold no dash, so this is exact)."""
-    pk, rest = attempt_id.split("-", 1)
-    step_id, attempt = rest.rsplit("-", 1)
-    return int(pk), step_id, int(attempt)
 
 
 def _outcome(job_exit: jobs.JobExit, reason: str | None = None) -> Outcome:
