@@ -31,14 +31,15 @@ def start(workflow_id: str, ctx: Context, body: RunBody | None = None) -> dict[s
     """Write the instance and its start row; any worker takes it from there."""
     body = body or RunBody()
     with ctx.db.transaction() as conn:
-        wf = store_workflows.get_workflow(conn, workflow_id)
-        number = version_number(wf, body.version)
-        definition = store_workflows.get_version(conn, workflow_id, number).definition
-        instance_id = store_instances.create_instance(
+        numbered = store_instances.number_instance(conn, workflow_id)
+        number = version_number(numbered, body.version)
+        instance_id = numbered.instance_id
+        store_instances.create_instance(
             conn,
             workflow_id=workflow_id,
+            instance_id=instance_id,
             version=number,
-            params=run_params(definition.get("params") or {}, body.params),
+            params=run_params(ctx.param_defaults(conn, workflow_id, number), body.params),
             trigger={"type": "manual"},
             now=ctx.clock(),
         )

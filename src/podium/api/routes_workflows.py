@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -127,7 +127,16 @@ def deactivate(workflow_id: str, ctx: Context) -> dict[str, Any]:
     return {"workflow_id": workflow_id, "active_version": None, "latest_version": wf.latest_version}
 
 
-def version_number(wf: store_workflows.WorkflowRow, version: int | str | None) -> int:
+class HasVersions(Protocol):
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def active_version(self) -> int | None: ...
+    @property
+    def latest_version(self) -> int: ...
+
+
+def version_number(wf: HasVersions, version: int | str | None) -> int:
     """A version as a user names it (a number, ``active``, ``latest``) as a number."""
     if version is None or version == "active":
         if wf.active_version is None:

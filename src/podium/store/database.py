@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ class Database:
         else:
             self.engine = self.reader = _pg_engine(self.url)
         self._lock_fd: int | None = None
+        self._write_lock: contextlib.AbstractContextManager[object] = (
+            threading.RLock() if self.is_sqlite else contextlib.nullcontext()
+        )
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -47,8 +51,13 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` on SQLite, so writers queue, never deadlock)."""
-        with self.engine.begin() as conn:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite, so writers queue, never deadlock).
+
+        On SQLite, this process's writers also queue on a lock first: SQLite's own busy
+        handler waits by sleeping (up to 100 ms a time), which would put the engine and the
+        API to sleep behind each other.
+        """
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager

@@ -7,28 +7,48 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from podium.errors import InstanceNotFound
+from podium.errors import InstanceNotFound, WorkflowNotFound
 from podium.store.queue import add_work
 from podium.store.runs import append_events
 from podium.store.schema import attempts, instances, steps, workflows
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """A new instance's number, with the versions it may run."""
+
+    workflow_id: str
+    instance_id: int
+    active_version: int | None
+    latest_version: int
+
+
+def number_instance(conn: sa.Connection, workflow_id: str) -> Numbered:
+    """Take the workflow's next instance number (the row stays locked until commit)."""
+    row = conn.execute(
+        workflows.update()
+        .where(workflows.c.workflow_id == workflow_id)
+        .values(last_instance_id=workflows.c.last_instance_id + 1)
+        .returning(
+            workflows.c.last_instance_id, workflows.c.active_version, workflows.c.latest_version
+        )
+    ).first()
+    if row is None:
+        raise WorkflowNotFound(f"no workflow {workflow_id!r} on this server; push it first")
+    return Numbered(workflow_id, row.last_instance_id, row.active_version, row.latest_version)
 
 
 def create_instance(
     conn: sa.Connection,
     *,
     workflow_id: str,
+    instance_id: int,
     version: int,
     params: dict[str, Any],
     trigger: dict[str, Any],
     now: float,
-) -> int:
+) -> None:
     """Write the instance and the queue row that starts it, in the caller's transaction."""
-    instance_id = conn.execute(
-        workflows.update()
-        .where(workflows.c.workflow_id == workflow_id)
-        .values(last_instance_id=workflows.c.last_instance_id + 1)
-        .returning(workflows.c.last_instance_id)
-    ).scalar_one()
     pk = conn.execute(
         instances.insert()
         .values(
@@ -64,7 +84,6 @@ def create_instance(
             }
         ],
     )
-    return int(instance_id)
 
 
 INSTANCE_COLUMNS = (
