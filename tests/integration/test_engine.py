@@ -397,3 +397,31 @@ def test_a_poisonous_work_row_is_set_aside_and_the_rest_goes_on(podium: Podium) 
         assert time.monotonic() < deadline, row
         time.sleep(0.05)
     assert row.due_at > time.time() + 1
+
+
+def test_an_invalid_push_reports_every_problem_and_stores_nothing(podium: Podium) -> None:
+    podium.push("id: kept\nsteps:\n  - id: a\n    type: noop\n")
+    response = podium.client.post(
+        "/api/v1/workflows",
+        json={
+            "yaml": """
+id: kept
+trigger: {cron: "61 * * * *"}
+steps:
+  - id: a
+    type: noop
+    depends_on: [b]
+  - id: b
+    type: noop
+    depends_on: [a, lod]
+    dependson: [a]
+"""
+        },
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_definition"
+    locations = {p["location"] for p in error["details"]["problems"]}
+    assert {"trigger.cron", "steps", "steps[1]", "steps[1].depends_on"} <= locations
+    versions = podium.client.get("/api/v1/workflows/kept/versions").json()["versions"]
+    assert [v["version"] for v in versions] == [1]

@@ -108,7 +108,8 @@ echo '{"n": 3}' > "$PODIUM_OUTPUTS"
         tmp_path, script, params={"n": 2, "name": "día", "items": [1, "b"]}, outputs=["n"]
     )
     result = run(supervisor, job_spec)
-    assert result == JobExit(0, None, {"n": 3}, None, result.log_tail)
+    assert result == JobExit(0, None, {"n": 3}, None, result.log_tail, result.ended_at)
+    assert result.ended_at is not None and abs(result.ended_at - time.time()) < 5
     log = result.log_tail
     assert f"cwd={job_spec.attempt_dir / 'work'}" in log
     assert "files=0" in log

@@ -56,6 +56,8 @@ class JobExit:
     outputs: dict[str, Any]
     error: str | None
     log_tail: str
+    ended_at: float | None = None
+    """When the job ended (epoch seconds, from its exit file), if known."""
 
     @property
     def succeeded(self) -> bool:

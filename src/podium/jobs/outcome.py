@@ -39,7 +39,21 @@ def collect(attempt_dir: Path, outputs: Sequence[str]) -> JobExit:
         error = outputs_error
     else:
         error = _missing_outputs_error([name for name in outputs if name not in values])
-    return JobExit(exit_code=exit_code, signal=signum, outputs=values, error=error, log_tail=tail)
+    return JobExit(
+        exit_code=exit_code,
+        signal=signum,
+        outputs=values,
+        error=error,
+        log_tail=tail,
+        ended_at=_mtime(attempt_dir / EXIT_FILE),
+    )
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def read_exit_status(attempt_dir: Path) -> int | None:

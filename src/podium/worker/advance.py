@@ -73,6 +73,7 @@ class Outcome:
     log_tail: str = ""
     platform: bool = False
     supervisor_reason: str | None = None
+    ended_at: float | None = None
 
 
 @dataclass
@@ -352,7 +353,9 @@ class Advance:
         pk, step_id, number = parse_attempt_id(attempt_id)
         if not queue.finish_launch(self.conn, pk, step_id, number, owner=self.worker_id):
             return  # another worker took this attempt over (or it was finished): not ours
-        ended = runs.end_attempt(self.conn, attempt_id, exit_code=outcome.exit_code, now=self.now)
+        # A job found ended after a takeover ended when its exit was recorded, not now.
+        at = min(outcome.ended_at or self.now, self.now)
+        ended = runs.end_attempt(self.conn, attempt_id, exit_code=outcome.exit_code, now=at)
         t = self.instance(pk)
         if t is None or ended is None:
             return
@@ -360,9 +363,11 @@ class Advance:
         step = t.plan.steps[step_id]
         kind = _failure_kind(outcome, cancel_reason)
         if kind is None:
-            self._end_step(t, step, StepStatus.SUCCEEDED, outputs=outcome.outputs, error=None)
+            self._end_step(
+                t, step, StepStatus.SUCCEEDED, outputs=outcome.outputs, error=None, at=at
+            )
         else:
-            self._attempt_failed(t, step, kind, outcome, cancel_reason)
+            self._attempt_failed(t, step, kind, outcome, cancel_reason, at)
         self._drain_ready()
 
     def _attempt_failed(
@@ -372,6 +377,7 @@ class Advance:
         kind: ErrorKind,
         outcome: Outcome,
         cancel_reason: str | None,
+        at: float,
     ) -> None:
         state = runs.get_step(self.conn, t.row.pk, step.id)
         assert state is not None
@@ -427,7 +433,13 @@ class Advance:
             )
             return
         self._end_step(
-            t, step, decision.status, error=error, user_errors=user, platform_errors=platform
+            t,
+            step,
+            decision.status,
+            error=error,
+            user_errors=user,
+            platform_errors=platform,
+            at=at,
         )
 
     def retry_step(self, pk: int, step_id: str, attempt: int) -> None:
@@ -453,12 +465,13 @@ class Advance:
         error: dict[str, Any] | None = None,
         attempt: int | None = None,
         started: bool = False,
+        at: float | None = None,
         **counts: int,
     ) -> None:
         row = t.row
         values: dict[str, Any] = {
             "status": status,
-            "ended_at": self.now,
+            "ended_at": self.now if at is None else at,
             "outputs": outputs,
             "error": error,
             "ready_seq": None,

@@ -431,4 +431,5 @@ def _outcome(job_exit: jobs.JobExit, reason: str | None = None) -> Outcome:
         log_tail=job_exit.log_tail,
         platform=job_exit.vanished,
         supervisor_reason=reason,
+        ended_at=job_exit.ended_at,
     )
