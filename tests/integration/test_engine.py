@@ -425,3 +425,44 @@ steps:
     assert {"trigger.cron", "steps", "steps[1]", "steps[1].depends_on"} <= locations
     versions = podium.client.get("/api/v1/workflows/kept/versions").json()["versions"]
     assert [v["version"] for v in versions] == [1]
+
+
+def test_platform_errors_are_retried_under_their_own_limit(podium: Podium) -> None:
+    # A NUL byte cannot go into a process's environment: the launch itself fails, which is
+    # the platform's failure, not the user's, and is counted apart from user errors.
+    podium.push("""
+id: unlaunchable
+steps:
+  - id: a
+    type: script
+    retries: {limit: 5, platform_limit: 1, delay: 0s}
+    script: echo never
+""")
+    doc = podium.wait("unlaunchable", podium.run("unlaunchable", {"bad": "x\u0000y"}))
+    step = podium.steps(doc)["a"]
+    assert doc["status"] == "FAILED"
+    assert (step["attempts"], step["user_errors"], step["platform_errors"]) == (2, 0, 2)
+    assert step["error"]["kind"] == "platform"
+    assert "could not start the job" in step["error"]["message"]
+
+
+def test_heartbeats_keep_a_long_job_leased(db_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from podium.store.schema import work
+    from tests.support import running_podium
+
+    with running_podium(db_url, tmp_path / "data", lease_s=1.0) as podium:
+        podium.push("id: long\nsteps:\n  - id: a\n    type: script\n    script: sleep 3\n")
+        iid = podium.run("long")
+        podium.wait_step("long", iid, "a", "RUNNING")
+        for _ in range(5):
+            time.sleep(0.5)
+            with podium.db.read() as conn:
+                row = conn.execute(
+                    sa.select(work.c.due_at, work.c.lease_owner).where(work.c.kind == "launch")
+                ).one()
+            assert row.lease_owner == podium.worker.worker_id
+            assert row.due_at > time.time()
+        doc = podium.wait("long", iid)
+        assert podium.steps(doc)["a"]["attempts"] == 1
