@@ -24,9 +24,12 @@ from podium.worker.loop import Worker
 log = logging.getLogger("podium")
 
 
-def open_database(db_url: str | None) -> tuple[Database, Settings]:
+def open_database(db_url: str | None, *, engine: bool = False) -> tuple[Database, Settings]:
+    """The database at its current schema; ``engine`` also claims SQLite's single engine."""
     settings = Settings.from_env(db_url)
     db = Database(settings.db_url)
+    if engine:
+        db.lock_single_engine()
     upgrade(db)
     return db, settings
 
@@ -34,8 +37,7 @@ def open_database(db_url: str | None) -> tuple[Database, Settings]:
 def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path] = ()) -> None:
     """API, engine and (later) triggers in one process: the embedded default."""
     configure_logging()
-    db, settings = open_database(db_url)
-    db.lock_single_engine()
+    db, settings = open_database(db_url, engine=True)
     if load:
         load_files(db, list(load), now=time.time())
     worker = Worker(db, settings)

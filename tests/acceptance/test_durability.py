@@ -215,3 +215,21 @@ def test_instances_finish_while_the_api_is_down(tmp_path: Path) -> None:
                 doc = wait_instance(client, "headless", iid, timeout_s=30)
     assert doc["status"] == "SUCCEEDED"
     assert out.read_text().splitlines() == [f"{iid} s{i}" for i in range(4)]
+
+
+def test_a_second_engine_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    with podium_process(["server", "--port", str(port)], home, tmp_path / "first.log") as first:
+        wait_healthy(f"http://127.0.0.1:{port}", first)
+        second = subprocess.run(
+            [sys.executable, "-m", "podium.cli.main", "server", "--port", str(free_port())],
+            env={**os.environ, "PODIUM_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert first.poll() is None
+    assert second.returncode == 1
+    assert "another Podium engine already runs on" in second.stderr
