@@ -39,10 +39,10 @@ id: later
 trigger: {cron: "@daily"}
 run_strategy: parallel
 concurrency: 2
-params: {day: "${ run.date }", plan: {code: "return 1"}, deep: [{x: "a ${ b } c"}]}
+params: {day: "${ run.date }", plan: {code: "return 1"}, deep: [{x: "a ${ day } c"}]}
 steps:
   - {id: a, type: noop, if: "${ true }", tags: [db], wait_for: [{name: s}], emits: [{name: t}]}
-  - {id: b, type: notebook, path: n.ipynb, params: {x: "${ a }"}}
+  - {id: b, type: notebook, path: n.ipynb, params: {x: "${ day }"}}
   - {id: c, type: container, image: alpine}
   - {id: d, foreach: {over: {x: [1]}, steps: [{id: e, type: noop}]}}
   - {id: f, subworkflow: {workflow: other}}
@@ -54,15 +54,11 @@ steps:
         "trigger",
         "run_strategy",
         "concurrency",
-        "params.day",
-        "params.plan",
-        "params.deep",
         "steps[0].if",
         "steps[0].tags",
         "steps[0].wait_for",
         "steps[0].emits",
         "steps[1].type",
-        "steps[1].params.x",
         "steps[2].type",
         "steps[3].foreach",
         "steps[4].subworkflow",
@@ -83,4 +79,5 @@ def test_trigger_message_says_what_to_do() -> None:
 
 
 def test_the_list_of_later_features_is_explicit() -> None:
-    assert {"trigger", "foreach", "subworkflow", "if", "expressions"} <= NOT_YET_SUPPORTED
+    assert {"trigger", "foreach", "subworkflow", "if"} <= NOT_YET_SUPPORTED
+    assert "expressions" not in NOT_YET_SUPPORTED  # they run since parameterized workflows

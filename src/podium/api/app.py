@@ -44,6 +44,7 @@ def create_app(
 
     app.include_router(routes_workflows.router)
     app.include_router(routes_instances.router)
+    app.include_router(routes_instances.dry_run_router)
     return app
 
 

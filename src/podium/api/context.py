@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 
+from podium.engine.plan import Plan, compile_plan
+from podium.expr import Budgets
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
 
@@ -18,18 +20,19 @@ class ApiContext:
     db: Database
     on_work: Callable[[], None]
     clock: Callable[[], float]
-    _defaults: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    budgets: Budgets = field(default_factory=Budgets.from_env)
+    _plans: dict[tuple[str, int], Plan] = field(default_factory=dict)
 
-    def param_defaults(self, conn: sa.Connection, workflow_id: str, version: int) -> dict[str, Any]:
-        """A version's declared params; versions never change, so they are read once."""
+    def plan(self, conn: sa.Connection, workflow_id: str, version: int) -> Plan:
+        """A version compiled; versions never change, so each is read and compiled once."""
         key = (workflow_id, version)
-        cached = self._defaults.get(key)
+        cached = self._plans.get(key)
         if cached is None:
             definition = store_workflows.get_version(conn, workflow_id, version).definition
-            cached = dict(definition.get("params") or {})
-            if len(self._defaults) > 10_000:
-                self._defaults.clear()
-            self._defaults[key] = cached
+            cached = compile_plan(workflow_id, version, definition)
+            if len(self._plans) > 1_000:
+                self._plans.clear()
+            self._plans[key] = cached
         return cached
 
 

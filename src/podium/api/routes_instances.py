@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from podium.api.context import Context
+from podium.api.context import ApiContext, Context
 from podium.api.routes_workflows import version_number
 from podium.api.views import instance_summary, pending_step_view, step_view
-from podium.engine.rules import run_params
+from podium.engine import params
 from podium.engine.states import TERMINAL_INSTANCE
 from podium.errors import StepNotFound
 from podium.jobs import read_log
@@ -19,6 +20,7 @@ from podium.store import instances as store_instances
 from podium.store import workflows as store_workflows
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
+dry_run_router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/dry-run", tags=["instances"])
 
 
 class RunBody(BaseModel):
@@ -30,18 +32,20 @@ class RunBody(BaseModel):
 def start(workflow_id: str, ctx: Context, body: RunBody | None = None) -> dict[str, Any]:
     """Write the instance and its start row; any worker takes it from there."""
     body = body or RunBody()
+    trigger = {"type": "manual"}
     with ctx.db.transaction() as conn:
         numbered = store_instances.number_instance(conn, workflow_id)
         number = version_number(numbered, body.version)
         instance_id = numbered.instance_id
+        now = ctx.clock()
         store_instances.create_instance(
             conn,
             workflow_id=workflow_id,
             instance_id=instance_id,
             version=number,
-            params=run_params(ctx.param_defaults(conn, workflow_id, number), body.params),
-            trigger={"type": "manual"},
-            now=ctx.clock(),
+            params=_run_params(ctx, conn, numbered, number, body, trigger, now),
+            trigger=trigger,
+            now=now,
         )
     ctx.on_work()
     return {
@@ -50,6 +54,59 @@ def start(workflow_id: str, ctx: Context, body: RunBody | None = None) -> dict[s
         "version": number,
         "status": "CREATED",
     }
+
+
+@dry_run_router.post("")
+def dry_run(workflow_id: str, ctx: Context, body: RunBody | None = None) -> dict[str, Any]:
+    """What a run would receive: the run's params and those of every step whose inputs are
+    known before anything runs. Nothing is stored and nothing runs."""
+    body = body or RunBody()
+    trigger = {"type": "manual"}
+    with ctx.db.read() as conn:
+        wf = store_workflows.get_workflow(conn, workflow_id)
+        number = version_number(wf, body.version)
+        numbered = store_instances.Numbered(
+            workflow_id, wf.last_instance_id + 1, wf.active_version, wf.latest_version
+        )
+        now = ctx.clock()
+        resolved = _run_params(ctx, conn, numbered, number, body, trigger, now)
+        plan = ctx.plan(conn, workflow_id, number)
+    run = params.run_namespace(
+        workflow_id=workflow_id,
+        instance_id=numbered.instance_id,
+        version=number,
+        trigger=trigger,
+        at=now,
+    )
+    steps = params.dry_run_steps(
+        plan, resolved, run=run, signal=params.signal_namespace(trigger), budgets=ctx.budgets
+    )
+    return {"workflow_id": workflow_id, "version": number, "params": resolved, "steps": steps}
+
+
+def _run_params(
+    ctx: ApiContext,
+    conn: sa.Connection,
+    numbered: store_instances.Numbered,
+    version: int,
+    body: RunBody,
+    trigger: dict[str, Any],
+    now: float,
+) -> dict[str, Any]:
+    run = params.run_namespace(
+        workflow_id=numbered.workflow_id,
+        instance_id=numbered.instance_id,
+        version=version,
+        trigger=trigger,
+        at=now,
+    )
+    return params.resolve_run_params(
+        ctx.plan(conn, numbered.workflow_id, version).params,
+        body.params,
+        run=run,
+        signal=params.signal_namespace(trigger),
+        budgets=ctx.budgets,
+    )
 
 
 @router.get("")

@@ -118,6 +118,14 @@ class PodiumClient:
             body["version"] = version
         return self.post(f"/workflows/{quote_segment(workflow_id)}/instances", body)
 
+    def dry_run(
+        self, workflow_id: str, version: int | str | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"params": params}
+        if version is not None:
+            body["version"] = version
+        return self.post(f"/workflows/{quote_segment(workflow_id)}/dry-run", body)
+
     def list_instances(self, workflow_id: str, *, limit: int) -> list[dict[str, Any]]:
         document = self.get(f"/workflows/{quote_segment(workflow_id)}/instances", {"limit": limit})
         instances: list[dict[str, Any]] = document.get("instances", [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -50,14 +51,27 @@ def parse_version(value: str | None) -> int | str | None:
     help="A parameter; VALUE is JSON when valid JSON, else a string (repeatable).",
 )
 @click.option("--wait", is_flag=True, help="Follow the instance; exit 0 only if it SUCCEEDED.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved params of the run and of every step whose inputs are known; run nothing.",
+)
 @json_option
 @server_option
 def run(
-    workflow_id: str, version: str | None, params: tuple[str, ...], wait: bool, as_json: bool
+    workflow_id: str,
+    version: str | None,
+    params: tuple[str, ...],
+    wait: bool,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Start an instance of WF and print its id."""
     parsed_params = parse_params(params)
     client = current_client()
+    if dry_run:
+        print_dry_run(client.dry_run(workflow_id, parse_version(version), parsed_params), as_json)
+        return
     started = client.start_instance(workflow_id, parse_version(version), parsed_params)
     instance_id = str(started.get("instance_id"))
     if not wait:
@@ -86,6 +100,31 @@ def run(
             click.echo(line)
     if final.get("status") != "SUCCEEDED":
         raise click.exceptions.Exit(1)
+
+
+def print_dry_run(document: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(document)
+        return
+    out = stdout_console()
+    out.print(f"dry run of {document['workflow_id']} version {document['version']}", markup=False)
+    out.print("params:", markup=False)
+    for name, value in (document.get("params") or {}).items():
+        out.print(f"  {name} = {json.dumps(value)}", markup=False, soft_wrap=True)
+    for step in document.get("steps") or []:
+        out.print(f"step {step['id']} ({step['type']}):", markup=False)
+        if "error" in step:
+            out.print(f"  error: {step['error']}", markup=False, soft_wrap=True)
+        elif "waits_for_outputs_of" in step:
+            waits = ", ".join(step["waits_for_outputs_of"])
+            out.print(f"  known when these have run: {waits}", markup=False)
+        else:
+            for name, value in (step.get("params") or {}).items():
+                out.print(f"  {name} = {json.dumps(value)}", markup=False, soft_wrap=True)
+            if step.get("script") is not None:
+                out.print("  script:", markup=False)
+                for line in str(step["script"]).splitlines():
+                    out.print(f"    {line}", markup=False, soft_wrap=True)
 
 
 @click.command()

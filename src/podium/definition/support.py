@@ -26,7 +26,6 @@ NOT_YET_SUPPORTED: frozenset[str] = frozenset(
         "step_tags",
         "notebook",
         "container",
-        "expressions",
     }
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from podium.definition.expressions import expression_problems
 from podium.definition.fields import FIELD_ERROR, RULES_ERROR
 from podium.definition.model import Workflow, allowed_keys, model_at
 from podium.definition.problems import ROOT, Loc, Problem, did_you_mean, format_location
@@ -57,6 +58,8 @@ def check_text(
         workflow = Workflow.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         problems += _model_problems(exc.errors(include_url=False), fallback=not problems)
+    if workflow is not None:
+        problems += expression_problems(workflow)
     problems = _sorted_unique(problems)
     return (workflow if not problems else None), problems
 

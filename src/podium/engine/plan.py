@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.definition.durations import parse_duration
+from podium.expr import Template, references
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class StepPlan:
     on_failure: str
     script: str | None
     sleep_s: float | None
+    reads_outputs_of: tuple[str, ...] = ()
+    """Upstream steps whose outputs the params or the script read (loaded when it starts)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,15 @@ def _retry_policy(raw: Mapping[str, Any] | None) -> RetryPolicy:
     )
 
 
+def _outputs_read(raw: Mapping[str, Any], step_ids: set[str]) -> tuple[str, ...]:
+    """The steps whose outputs this step's params and script name (``plan.dates``)."""
+    names = {ref.name for _, ref in references(raw.get("params") or {})}
+    script = raw.get("script")
+    if isinstance(script, str):
+        names |= {ref.name for ref in Template.parse(script, shell=True).references()}
+    return tuple(sorted(names & step_ids))
+
+
 def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) -> Plan:
     raw_steps: list[Mapping[str, Any]] = list(definition["steps"])
     dependents: dict[str, list[str]] = {str(s["id"]): [] for s in raw_steps}
@@ -84,6 +96,7 @@ def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) 
     steps: dict[str, StepPlan] = {}
     for position, raw in enumerate(raw_steps):
         step_id = str(raw["id"])
+        reads = _outputs_read(raw, set(dependents))
         steps[step_id] = StepPlan(
             id=step_id,
             position=position,
@@ -97,6 +110,7 @@ def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) 
             on_failure=str(raw.get("on_failure") or "fail"),
             script=raw.get("script"),
             sleep_s=_seconds(raw.get("seconds")),
+            reads_outputs_of=reads,
         )
     return Plan(
         workflow_id=workflow_id,

@@ -5,6 +5,7 @@ The worker gathers the facts, asks these functions, and writes what they answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,3 +122,14 @@ def cancel_kind(reason: str | None) -> ErrorKind | None:
     if reason == "instance_timeout":
         return ErrorKind.STOPPED
     return None
+
+
+def outputs_problem(outputs: Mapping[str, Any], limit_bytes: int) -> str | None:
+    """Outputs are stored with the step and read by its dependents, so they are capped."""
+    size = len(json.dumps(outputs, separators=(",", ":")).encode())
+    if size <= limit_bytes:
+        return None
+    return (
+        f"the step's outputs are {size} bytes, over the limit of {limit_bytes}; "
+        "write large results to storage and return their location"
+    )

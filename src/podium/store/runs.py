@@ -33,6 +33,8 @@ class InstanceRow:
     started_at: float | None
     ended_at: float | None
     error: dict[str, Any] | None
+    trigger: dict[str, Any]
+    created_at: float
 
 
 def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
@@ -53,6 +55,8 @@ def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
         instances.c.started_at,
         instances.c.ended_at,
         instances.c.error,
+        instances.c.trigger,
+        instances.c.created_at,
     ).where(instances.c.pk == pk)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -271,10 +275,15 @@ def append_events(
         conn.execute(outbox.insert(), list(outbox_rows))
 
 
-def step_params(conn: sa.Connection, instance_pk: int, step_id: str) -> dict[str, Any] | None:
-    value = conn.execute(
-        sa.select(steps.c.params).where(
-            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
+def step_outputs(
+    conn: sa.Connection, instance_pk: int, step_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The outputs of these steps of one instance (only the steps a reader names)."""
+    if not step_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(steps.c.step_id, steps.c.outputs).where(
+            steps.c.instance_pk == instance_pk, steps.c.step_id.in_(list(step_ids))
         )
-    ).scalar_one_or_none()
-    return dict(value) if value else None
+    ).all()
+    return {r.step_id: dict(r.outputs or {}) for r in rows}

@@ -20,6 +20,7 @@ class WorkflowRow:
     latest_version: int
     created_at: float
     updated_at: float
+    last_instance_id: int
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ _WORKFLOW_COLUMNS = (
     workflows.c.latest_version,
     workflows.c.created_at,
     workflows.c.updated_at,
+    workflows.c.last_instance_id,
 )
 
 

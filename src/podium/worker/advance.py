@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from podium.engine import rules
+from podium.engine import params, rules
 from podium.engine.plan import Plan, StepPlan
 from podium.engine.states import (
     TERMINAL_INSTANCE,
@@ -28,6 +28,7 @@ from podium.engine.states import (
     StepStatus,
     check_instance_transition,
 )
+from podium.expr import Budgets, ExprError, Namespace
 from podium.store import queue, runs
 from podium.store.runs import InstanceRow
 
@@ -50,6 +51,7 @@ class LaunchOrder:
     step: StepPlan
     attempt: int
     params: dict[str, Any]
+    script: str
     attempt_dir: Path
     deadline_at: float | None
     resume: bool = False
@@ -83,6 +85,19 @@ class _Tracked:
     halt: Halt | None
     dirty: bool = False
 
+    def run(self) -> Namespace:
+        row = self.row
+        return params.run_namespace(
+            workflow_id=row.workflow_id,
+            instance_id=row.instance_id,
+            version=row.version,
+            trigger=row.trigger,
+            at=row.created_at,
+        )
+
+    def signal(self) -> Namespace:
+        return params.signal_namespace(self.row.trigger)
+
 
 @dataclass
 class Advance:
@@ -93,6 +108,7 @@ class Advance:
     data_dir: Path
     lease_s: float
     load_plan: PlanLoader
+    budgets: Budgets
     launches: list[LaunchOrder] = field(default_factory=list)
     cancels: list[CancelOrder] = field(default_factory=list)
     ended_instances: list[tuple[str, int, str]] = field(default_factory=list)
@@ -296,13 +312,47 @@ class Advance:
                 },
             )
 
+    def prepare(self, t: _Tracked, step: StepPlan) -> tuple[dict[str, Any], str]:
+        """The step's resolved params and script: what its job receives. Raises ExprError."""
+        row = t.row
+        upstream = runs.step_outputs(self.conn, row.pk, step.reads_outputs_of)
+        scope = params.step_scope(row.params, upstream, run=t.run(), signal=t.signal())
+        own = params.resolve_step_params(step.params, scope, self.budgets)
+        script = params.render_script(step.script or "", scope, self.budgets)
+        return rules.step_params(row.params, own), script
+
+    def _inputs_failed(self, t: _Tracked, step: StepPlan, attempt: int, exc: ExprError) -> None:
+        """Params that cannot be resolved fail the step as the user's error; retrying the
+        same expression over the same inputs would fail the same way, so it is not retried."""
+        final = rules.decide_after_failure(
+            step.retries,
+            ErrorKind.USER,
+            user_errors=0,
+            platform_errors=0,
+            on_failure=step.on_failure,
+            halted=True,
+        )
+        assert isinstance(final, rules.GiveUp)
+        self._end_step(
+            t,
+            step,
+            final.status,
+            attempt=attempt,
+            started=attempt == 1,
+            error={"kind": ErrorKind.USER.value, "message": exc.message},
+        )
+
     def begin_attempt(self, t: _Tracked, step: StepPlan, attempt: int) -> None:
         row = t.row
-        params = rules.step_params(row.params, step.params)
+        try:
+            resolved, script = self.prepare(t, step)
+        except ExprError as exc:
+            self._inputs_failed(t, step, attempt, exc)
+            return
         values: dict[str, Any] = {
             "status": StepStatus.RUNNING,
             "attempt": attempt,
-            "params": params,
+            "params": resolved,
             "retry_at": None,
         }
         if attempt == 1:
@@ -345,7 +395,7 @@ class Advance:
         )
         self._event(t, step.id, "step.status", {"status": "RUNNING", "attempt": attempt})
         self.launches.append(
-            LaunchOrder(attempt_id, row, step, attempt, params, attempt_dir, deadline)
+            LaunchOrder(attempt_id, row, step, attempt, resolved, script, attempt_dir, deadline)
         )
 
     def finish_attempt(self, attempt_id: str, outcome: Outcome) -> None:
@@ -362,6 +412,9 @@ class Advance:
         cancel_reason = ended
         step = t.plan.steps[step_id]
         kind = _failure_kind(outcome, cancel_reason)
+        too_big = rules.outputs_problem(outcome.outputs, self.budgets.string_size)
+        if kind is None and too_big:
+            kind, outcome = ErrorKind.USER, replace(outcome, error=too_big)
         if kind is None:
             self._end_step(
                 t, step, StepStatus.SUCCEEDED, outputs=outcome.outputs, error=None, at=at

@@ -23,6 +23,7 @@ from podium import jobs
 from podium.config import Settings
 from podium.engine.plan import Plan, compile_plan
 from podium.engine.states import Halt
+from podium.expr import Budgets, ExprError
 from podium.store import queue, runs
 from podium.store.database import Database
 from podium.store.schema import workers
@@ -58,6 +59,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self.on_instance_end: Callable[[str, int, str], None] | None = None
         self._careful = False
+        self.budgets = Budgets.from_env()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -183,6 +185,7 @@ class Worker:
         self._after_commit(advance)
         if careful and not completions and len(items) < limit:
             self._careful = False
+        self.budgets = Budgets.from_env()
         # Go straight on only if there may be more: a full batch, or jobs that ended meanwhile.
         # Otherwise ``_idle`` looks for the next due row (rows added meanwhile included).
         return len(items) >= max(limit, 1) or bool(self._completions) or careful
@@ -242,6 +245,7 @@ class Worker:
             data_dir=self.settings.data_dir,
             lease_s=self.settings.lease_s,
             load_plan=self._plan,
+            budgets=self.budgets,
         )
 
     def _plan(self, conn: sa.Connection, workflow_id: str, version: int) -> Plan:
@@ -305,16 +309,23 @@ class Worker:
             return
         t = advance.instance(item.instance_pk)
         assert t is not None
-        params = runs.step_params(advance.conn, item.instance_pk, item.step_id) or {}
+        step = t.plan.steps[item.step_id]
+        try:
+            # The same inputs as at the first try; used only if the job never started.
+            resolved, script = advance.prepare(t, step)
+        except ExprError as exc:
+            advance.finish_attempt(attempt_id, Outcome(None, {}, exc.message))
+            return
         # Launching is idempotent by attempt directory: this starts the job only if it never
         # started, and otherwise re-attaches to it (or reads its recorded exit).
         advance.launches.append(
             LaunchOrder(
                 attempt_id,
                 t.row,
-                t.plan.steps[item.step_id],
+                step,
                 item.attempt,
-                params,
+                resolved,
+                script,
                 Path(attempt.attempt_dir),
                 attempt.deadline_at,
                 resume=True,
@@ -325,7 +336,7 @@ class Worker:
         spec = jobs.JobSpec(
             attempt_id=order.attempt_id,
             step_type=order.step.type,
-            script=order.step.script or "",
+            script=order.script,
             params=order.params,
             attempt_dir=order.attempt_dir,
             env={

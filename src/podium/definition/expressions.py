@@ -1,0 +1,134 @@
+"""Push-time checks of expressions: what can be known before anything runs is checked then.
+
+Syntax, refused constructs and unknown names come from the expression checker; this module
+adds what only the workflow knows: which steps are upstream of which, and which outputs
+each step declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from podium.definition.model import Step, Workflow
+from podium.definition.params import declaration_problems, is_declaration
+from podium.definition.problems import Problem, did_you_mean
+from podium.expr import Reference, check, references
+
+RUN_NAMES = frozenset({"run", "signal"})
+
+
+def expression_problems(wf: Workflow) -> list[Problem]:
+    problems = _workflow_param_problems(wf.params)
+    ancestors = _ancestors(wf.steps)
+    outputs = {s.id: list(s.outputs) for s in wf.steps}
+    for index, step in enumerate(wf.steps):
+        problems += _step_problems(step, f"steps[{index}]", wf, ancestors[step.id], outputs)
+    return problems
+
+
+def _workflow_param_problems(params: Mapping[str, Any]) -> list[Problem]:
+    """A workflow param may read ``run``, ``signal`` and the params declared before it."""
+    problems: list[Problem] = []
+    earlier: list[str] = []
+    for name, value in params.items():
+        location = f"params.{name}"
+        if is_declaration(value):
+            problems += [Problem(location, m) for m in declaration_problems(name, value)]
+            value = value.get("default")
+        problems += _checked(value, RUN_NAMES | set(earlier), location)
+        earlier.append(name)
+    return problems
+
+
+def _step_problems(
+    step: Step,
+    base: str,
+    wf: Workflow,
+    upstream: set[str],
+    outputs: Mapping[str, list[str]],
+) -> list[Problem]:
+    step_ids = set(outputs)
+    names = RUN_NAMES | set(wf.params) | step_ids
+    shadowed = set(wf.params)
+    problems: list[Problem] = []
+    for name, value in step.params.items():
+        location = f"{base}.params.{name}"
+        problems += _checked(value, names, location)
+        problems += _step_reference_problems(
+            references(value), step, location, upstream, outputs, shadowed
+        )
+        names, shadowed = names | {name}, shadowed | {name}
+    if step.script is not None:
+        location = f"{base}.script"
+        problems += _checked(step.script, names, location, shell=True)
+        refs = references(step.script, shell=True)
+        problems += _step_reference_problems(refs, step, location, upstream, outputs, shadowed)
+    return problems
+
+
+def _checked(
+    value: Any, known: Collection[str], location: str, *, shell: bool = False
+) -> list[Problem]:
+    return [
+        Problem(location + suffix, message) for suffix, message in check(value, known, shell=shell)
+    ]
+
+
+def _step_reference_problems(
+    found: list[tuple[str, Reference]],
+    step: Step,
+    location: str,
+    upstream: set[str],
+    outputs: Mapping[str, list[str]],
+    shadowed: set[str],
+) -> list[Problem]:
+    problems = []
+    for suffix, ref in found:
+        if ref.name not in outputs or ref.name in shadowed:
+            continue
+        message = _output_read_problem(ref, step.id, upstream, outputs[ref.name])
+        if message:
+            problems.append(Problem(location + suffix, message))
+    return problems
+
+
+def _output_read_problem(
+    ref: Reference, reader: str, upstream: set[str], declared: list[str]
+) -> str | None:
+    if ref.name == reader:
+        return f"step {reader!r} cannot read its own outputs"
+    if ref.name not in upstream:
+        return (
+            f"step {ref.name!r} is not upstream of {reader!r}, so its outputs are not known "
+            f"when {reader!r} runs: add {ref.name!r} to depends_on"
+        )
+    if ref.attribute is None:
+        return f"read one output of step {ref.name!r}: {ref.name}.NAME"
+    if ref.attribute not in declared:
+        if not declared:
+            return (
+                f"step {ref.name!r} declares no outputs: list {ref.attribute!r} under its outputs"
+            )
+        return (
+            f"step {ref.name!r} declares no output {ref.attribute!r}"
+            f"{did_you_mean(ref.attribute, declared)}; it declares {', '.join(declared)}"
+        )
+    return None
+
+
+def _ancestors(steps: list[Step]) -> dict[str, set[str]]:
+    """Every step's transitive dependencies (the graph is known to be acyclic here)."""
+    direct = {s.id: list(s.depends_on) for s in steps}
+    found: dict[str, set[str]] = {}
+
+    def visit(step_id: str) -> set[str]:
+        if step_id not in found:
+            found[step_id] = set()
+            for dep in direct.get(step_id, ()):
+                found[step_id] |= {dep} | visit(dep)
+        return found[step_id]
+
+    for step_id in direct:
+        visit(step_id)
+    return found

@@ -1,0 +1,157 @@
+"""Runtime parameters: declarations, overrides, and resolution in the DSL's name order.
+
+Pure functions over values (the expression language does no I/O either): the API resolves a
+run's params when it starts, the engine a step's when it is about to run, and the dry run
+both, all with the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from podium.definition.params import declaration, is_declaration, type_problem
+from podium.engine.plan import Plan
+from podium.errors import InvalidInput
+from podium.expr import Budgets, ExprError, Namespace, Template, resolve
+
+
+def run_namespace(
+    *, workflow_id: str, instance_id: int, version: int, trigger: Mapping[str, Any], at: float
+) -> Namespace:
+    scheduled = datetime.fromtimestamp(trigger.get("scheduled_at", at), UTC)
+    return Namespace(
+        {
+            "workflow_id": workflow_id,
+            "instance_id": instance_id,
+            "version": version,
+            "date": int(scheduled.strftime("%Y%m%d")),
+            "scheduled_at": scheduled.isoformat(),
+            "trigger": str(trigger.get("type", "manual")),
+        },
+        name="run",
+        member="field",
+    )
+
+
+def signal_namespace(trigger: Mapping[str, Any]) -> Namespace:
+    """The params of the signals that started the run (none for a manual run)."""
+    return Namespace(dict(trigger.get("signal") or {}), name="signal", member="param")
+
+
+def resolve_run_params(
+    defined: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    *,
+    run: Namespace,
+    signal: Namespace,
+    budgets: Budgets,
+) -> dict[str, Any]:
+    """A run's params: declarations checked, overrides applied, expressions evaluated in
+    order (a param may read the ones before it, ``run`` and ``signal``)."""
+    resolved: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in defined.items():
+        if is_declaration(value):
+            decl = declaration(name, value)
+            if name in overrides:
+                value = overrides[name]
+                wrong = type_problem(decl, value)
+                if wrong:
+                    problems.append(wrong)
+                    continue
+            elif decl.required:
+                problems.append(f"param {name!r} is required: pass it with -p {name}=VALUE")
+                continue
+            else:
+                value = decl.default
+        elif name in overrides:
+            value = overrides[name]
+        scope = {"run": run, "signal": signal, **resolved}
+        try:
+            resolved[name] = resolve(value, scope, budgets)
+        except ExprError as exc:
+            problems.append(f"params.{name}{exc.details.get('path', '')}: {exc.message}")
+    for name, value in overrides.items():
+        if name not in defined:
+            resolved[name] = value
+    if problems:
+        raise InvalidInput(
+            "the run's params are not valid: " + "; ".join(problems),
+            details={"problems": [{"location": "params", "message": p} for p in problems]},
+        )
+    return resolved
+
+
+def step_scope(
+    instance_params: Mapping[str, Any],
+    upstream: Mapping[str, Mapping[str, Any]],
+    *,
+    run: Namespace,
+    signal: Namespace,
+) -> dict[str, Any]:
+    """Names a step's expressions see, the earlier entries shadowed by the later: ``signal``,
+    ``run``, upstream outputs (``plan.dates``), then workflow params (step params come last,
+    added as they resolve)."""
+    scope: dict[str, Any] = {"signal": signal, "run": run}
+    for step_id, outputs in upstream.items():
+        scope[step_id] = Namespace(dict(outputs or {}), name=step_id, member="output")
+    scope.update(instance_params)
+    return scope
+
+
+def resolve_step_params(
+    own: Mapping[str, Any], scope: dict[str, Any], budgets: Budgets
+) -> dict[str, Any]:
+    """A step's own params, each seeing the workflow's and the ones before it; the result is
+    what the job receives (workflow params shadowed by the step's)."""
+    resolved: dict[str, Any] = {}
+    for name, value in own.items():
+        try:
+            resolved[name] = resolve(value, scope, budgets)
+        except ExprError as exc:
+            where = f"params.{name}{exc.details.get('path', '')}"
+            raise ExprError(f"{where}: {exc.message}", budget=exc.budget) from None
+        scope[name] = resolved[name]
+    return resolved
+
+
+def render_script(script: str, scope: Mapping[str, Any], budgets: Budgets) -> str:
+    """A script with its ``${ expr }`` parts filled in (bash's own ``${VAR}`` is left alone)."""
+    template = Template.parse(script, shell=True)
+    if template.is_literal:
+        return script
+    try:
+        return template.render(scope, budgets)
+    except ExprError as exc:
+        raise ExprError(f"script: {exc.message}", budget=exc.budget) from None
+
+
+def dry_run_steps(
+    plan: Plan,
+    run_params: Mapping[str, Any],
+    *,
+    run: Namespace,
+    signal: Namespace,
+    budgets: Budgets,
+) -> list[dict[str, Any]]:
+    """Each step's resolved params and script when they depend on nothing that runs first;
+    otherwise the steps whose outputs they wait for."""
+    steps = []
+    for step in plan.steps.values():
+        doc: dict[str, Any] = {"id": step.id, "type": step.type}
+        if step.reads_outputs_of:
+            doc["waits_for_outputs_of"] = list(step.reads_outputs_of)
+            steps.append(doc)
+            continue
+        scope = step_scope(run_params, {}, run=run, signal=signal)
+        try:
+            own = resolve_step_params(step.params, scope, budgets)
+            doc["params"] = {**run_params, **own}
+            if step.script is not None:
+                doc["script"] = render_script(step.script, scope, budgets)
+        except ExprError as exc:
+            doc["error"] = exc.message
+        steps.append(doc)
+    return steps
