@@ -29,6 +29,7 @@ check: lint test  ## format, lint, types, tests
 
 bench: install  ## print the benchmark table (see benchmarks/RESULTS.md)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/expr_bench.py
 
 clean:
 	rm -rf $(VENV) .podium .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,11 @@ from .conftest import Cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
-GUIDES = [ROOT / "docs" / "getting-started.md", ROOT / "docs" / "running.md"]
+GUIDES = [
+    ROOT / "docs" / "getting-started.md",
+    ROOT / "docs" / "running.md",
+    ROOT / "docs" / "parameters.md",
+]
 RUN_TIMEOUT_S = 60.0
 
 
