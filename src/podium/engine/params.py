@@ -14,7 +14,8 @@ from typing import Any
 from podium.definition.params import declaration, is_declaration, type_problem
 from podium.engine.plan import Plan
 from podium.errors import InvalidInput
-from podium.expr import Budgets, ExprError, Namespace, Template, resolve
+from podium.expr import Budgets, ExprError, Namespace, resolve
+from podium.expr.resolve import parse_template
 
 
 def run_namespace(
@@ -119,7 +120,7 @@ def resolve_step_params(
 
 def render_script(script: str, scope: Mapping[str, Any], budgets: Budgets) -> str:
     """A script with its ``${ expr }`` parts filled in (bash's own ``${VAR}`` is left alone)."""
-    template = Template.parse(script, shell=True)
+    template = parse_template(script, True)
     if template.is_literal:
         return script
     try:
