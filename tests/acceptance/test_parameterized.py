@@ -41,3 +41,15 @@ def test_params_change_the_result_and_dry_run_shows_the_resolution(server_cli: C
     bad = server_cli("run", "parameterized", "-p", "days=five")
     assert bad.returncode == 2
     assert "'days' must be of type int" in bad.stderr
+
+
+def test_status_shows_resolved_step_params_and_outputs(server_cli: Cli) -> None:
+    assert server_cli("push", str(EXAMPLE)).returncode == 0
+    started = server_cli("run", "parameterized", "-p", "days=2", "--wait", "--json")
+    instance_id = str(json.loads(started.stdout)["instance_id"])
+    shown = server_cli("status", "parameterized", instance_id)
+    assert shown.returncode == 0
+    assert 'plan:\n  params: {"end": 20240102}\n  outputs: {"dates": [20240101, 20240102]}' in (
+        shown.stdout
+    )
+    assert '"count": 2' in shown.stdout

@@ -175,11 +175,28 @@ def status(workflow_id: str, instance_id: str, as_json: bool) -> None:
         console.print(f"error: {error_text(document['error'])}", markup=False, soft_wrap=True)
     console.print()
     console.print(steps_table(document))
+    for line in step_value_lines(document):
+        console.print(line, markup=False, soft_wrap=True)
+
+
+def step_value_lines(document: dict[str, Any]) -> list[str]:
+    """Each step's resolved params (those that differ from the run's) and its outputs."""
+    run_params = document.get("params") or {}
+    lines: list[str] = []
+    for step in document.get("steps") or []:
+        own = {k: v for k, v in (step.get("params") or {}).items() if run_params.get(k, ...) != v}
+        outputs = step.get("outputs") or {}
+        if not own and not outputs:
+            continue
+        lines.append(f"{step.get('id')}:")
+        if own:
+            lines.append(f"  params: {_compact(own)}")
+        if outputs:
+            lines.append(f"  outputs: {_compact(outputs)}")
+    return ["", *lines] if lines else []
 
 
 def _compact(value: Any) -> str:
-    import json
-
     return json.dumps(value, separators=(", ", ": "), default=str)
 
 
