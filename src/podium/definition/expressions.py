@@ -59,6 +59,13 @@ def _step_problems(
             references(value), step, location, upstream, outputs, shadowed
         )
         names, shadowed = names | {name}, shadowed | {name}
+    if step.if_ is not None:
+        location = f"{base}.if"
+        condition = step.if_ if "${" in step.if_ else "${ " + step.if_ + " }"
+        problems += _checked(condition, names, location)
+        problems += _step_reference_problems(
+            references(condition), step, location, upstream, outputs, shadowed
+        )
     if step.script is not None:
         location = f"{base}.script"
         problems += _checked(step.script, names, location, shell=True)

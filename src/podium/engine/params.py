@@ -118,6 +118,16 @@ def resolve_step_params(
     return resolved
 
 
+def condition_holds(condition: str, scope: Mapping[str, Any], budgets: Budgets) -> bool:
+    """An ``if``: ``"${ expr }"`` (or a bare expression) taken for its truth."""
+    text = condition if "${" in condition else "${ " + condition + " }"
+    try:
+        value = resolve(text, scope, budgets)
+    except ExprError as exc:
+        raise ExprError(f"if: {exc.message}", budget=exc.budget) from None
+    return bool(value) and value not in ("false", "False", "0")
+
+
 def render_script(script: str, scope: Mapping[str, Any], budgets: Budgets) -> str:
     """A script with its ``${ expr }`` parts filled in (bash's own ``${VAR}`` is left alone)."""
     template = parse_template(script, True)

@@ -37,6 +37,8 @@ class StepPlan:
     on_failure: str
     script: str | None
     sleep_s: float | None
+    condition: str | None = None
+    """The ``if`` expression; false skips the step."""
     reads_outputs_of: tuple[str, ...] = ()
     """Upstream steps whose outputs the params or the script read (loaded when it starts)."""
 
@@ -81,10 +83,16 @@ def _retry_policy(raw: Mapping[str, Any] | None) -> RetryPolicy:
 def _outputs_read(raw: Mapping[str, Any], step_ids: set[str]) -> tuple[str, ...]:
     """The steps whose outputs this step's params and script name (``plan.dates``)."""
     names = {ref.name for _, ref in references(raw.get("params") or {})}
+    if isinstance(raw.get("if"), str):
+        names |= {ref.name for _, ref in references(_as_template(raw["if"]))}
     script = raw.get("script")
     if isinstance(script, str):
         names |= {ref.name for ref in Template.parse(script, shell=True).references()}
     return tuple(sorted(names & step_ids))
+
+
+def _as_template(condition: str) -> str:
+    return condition if "${" in condition else "${ " + condition + " }"
 
 
 def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) -> Plan:
@@ -110,6 +118,7 @@ def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) 
             on_failure=str(raw.get("on_failure") or "fail"),
             script=raw.get("script"),
             sleep_s=_seconds(raw.get("seconds")),
+            condition=raw.get("if"),
             reads_outputs_of=reads,
         )
     return Plan(

@@ -333,6 +333,8 @@ _FUNCTIONS = {
 }
 BUILTINS: dict[str, Any] = {name: Builtin(name, func) for name, func in _FUNCTIONS.items()}
 BUILTINS["dates"] = dates.DATES
+# YAML and JSON spell them this way; people writing workflow files do too.
+BUILTINS.update({"true": True, "false": False, "null": None})
 BUILTIN_NAMES = frozenset(BUILTINS)
 _SIGNATURES: dict[Any, inspect.Signature] = {}
 

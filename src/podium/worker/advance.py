@@ -261,6 +261,8 @@ class Advance:
         row = t.row
         if t.halt is not None:
             return
+        if step.condition is not None and not self._condition_holds(t, step):
+            return
         if row.steps_active >= t.plan.step_concurrency:
             row.ready_seq += 1
             row.steps_queued += 1
@@ -315,8 +317,7 @@ class Advance:
     def prepare(self, t: _Tracked, step: StepPlan) -> tuple[dict[str, Any], str]:
         """The step's resolved params and script: what its job receives. Raises ExprError."""
         row = t.row
-        upstream = runs.step_outputs(self.conn, row.pk, step.reads_outputs_of)
-        scope = params.step_scope(row.params, upstream, run=t.run(), signal=t.signal())
+        scope = self._scope(t, step)
         own = params.resolve_step_params(step.params, scope, self.budgets)
         script = params.render_script(step.script or "", scope, self.budgets)
         return rules.step_params(row.params, own), script
@@ -341,6 +342,26 @@ class Advance:
             started=attempt == 1,
             error={"kind": ErrorKind.USER.value, "message": exc.message},
         )
+
+    def _condition_holds(self, t: _Tracked, step: StepPlan) -> bool:
+        """Evaluate ``if``; a false one (or one that fails) ends the step at once, without
+        taking a slot."""
+        try:
+            scope = self._scope(t, step)
+            params.resolve_step_params(step.params, scope, self.budgets)
+            holds = params.condition_holds(step.condition or "", scope, self.budgets)
+        except ExprError as exc:
+            t.row.steps_active += 1
+            self._inputs_failed(t, step, 1, exc)
+            return False
+        if not holds:
+            t.row.steps_active += 1
+            self._end_step(t, step, StepStatus.SKIPPED, reason="its condition (if) is false")
+        return holds
+
+    def _scope(self, t: _Tracked, step: StepPlan) -> dict[str, Any]:
+        upstream = runs.step_outputs(self.conn, t.row.pk, step.reads_outputs_of)
+        return params.step_scope(t.row.params, upstream, run=t.run(), signal=t.signal())
 
     def begin_attempt(self, t: _Tracked, step: StepPlan, attempt: int) -> None:
         row = t.row
@@ -519,6 +540,7 @@ class Advance:
         attempt: int | None = None,
         started: bool = False,
         at: float | None = None,
+        reason: str | None = None,
         **counts: int,
     ) -> None:
         row = t.row
@@ -538,6 +560,8 @@ class Advance:
         if not runs.update_step(self.conn, row.pk, step.id, expect=_LIVE_STEP, **values):
             return
         detail: dict[str, Any] = {"status": status.value}
+        if reason:
+            detail["reason"] = reason
         if error:
             detail["error"] = {"kind": error["kind"], "message": error["message"]}
         self._event(t, step.id, "step.status", detail)
@@ -569,7 +593,9 @@ class Advance:
     def _release(self, t: _Tracked, step: StepPlan, live_deps: int) -> None:
         if rules.skipped_by_dependencies(len(step.depends_on), live_deps):
             t.row.steps_active += 1
-            self._end_step(t, step, StepStatus.SKIPPED, started=False)
+            self._end_step(
+                t, step, StepStatus.SKIPPED, reason="all of its dependencies were skipped"
+            )
         else:
             self._ready.append((t.row.pk, step.id))
 
