@@ -115,6 +115,16 @@ work = sa.Table(
     sa.Index("ix_work_instance", "instance_pk", "kind"),
 )
 
+breakpoints = sa.Table(
+    "breakpoints",
+    metadata,
+    sa.Column("workflow_id", sa.String(128), primary_key=True),
+    sa.Column("step_id", sa.String(200), primary_key=True),
+    # 0: every future instance of the workflow; otherwise that one instance.
+    sa.Column("instance_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 workers = sa.Table(
     "workers",
     metadata,

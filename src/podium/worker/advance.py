@@ -29,7 +29,7 @@ from podium.engine.states import (
     check_instance_transition,
 )
 from podium.expr import Budgets, ExprError, Namespace
-from podium.store import queue, runs
+from podium.store import breakpoints, queue, runs
 from podium.store.runs import InstanceRow
 
 PlanLoader = Callable[[sa.Connection, str, int], Plan]
@@ -42,6 +42,7 @@ _LIVE_STEP = (
     StepStatus.WAITING_FOR_SIGNALS,
 )
 _TIMER_KINDS = ("retry", "sleep_done")
+_STARTABLE = (StepStatus.CREATED, StepStatus.PAUSED)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class _Tracked:
     plan: Plan
     halt: Halt | None
     dirty: bool = False
+    breakpoints: frozenset[str] | None = None
 
     def run(self) -> Namespace:
         row = self.row
@@ -117,6 +119,7 @@ class Advance:
     _timeline: list[dict[str, Any]] = field(default_factory=list)
     _outbox: list[dict[str, Any]] = field(default_factory=list)
     _ready: deque[tuple[int, str]] = field(default_factory=deque)
+    _resumed: set[tuple[int, str]] = field(default_factory=set)
 
     # -- loading and flushing -------------------------------------------------------
 
@@ -211,7 +214,9 @@ class Advance:
                 self.cancels.append(
                     CancelOrder(attempt.attempt_id, attempt.host, attempt.attempt_dir, reason)
                 )
-        for step_id in queue.delete_instance_work(self.conn, t.row.pk, _TIMER_KINDS):
+        waiting = breakpoints.paused_steps(self.conn, t.row.pk)
+        t.row.steps_active += len(waiting)  # ended below like running steps
+        for step_id in [*waiting, *queue.delete_instance_work(self.conn, t.row.pk, _TIMER_KINDS)]:
             if step_id is not None:
                 message = "stopped while waiting" if reason == "stop" else f"stopped ({reason})"
                 self._end_step(
@@ -261,15 +266,17 @@ class Advance:
         row = t.row
         if t.halt is not None:
             return
-        if step.condition is not None and not self._condition_holds(t, step):
+        resumed = (row.pk, step.id) in self._resumed
+        if not resumed and step.condition is not None and not self._condition_holds(t, step):
+            return
+        if not resumed and step.id in self._breakpoints(t):
+            self._pause(t, step)
             return
         if row.steps_active >= t.plan.step_concurrency:
             row.ready_seq += 1
             row.steps_queued += 1
             t.dirty = True
-            runs.update_step(
-                self.conn, row.pk, step.id, expect=(StepStatus.CREATED,), ready_seq=row.ready_seq
-            )
+            runs.update_step(self.conn, row.pk, step.id, expect=_STARTABLE, ready_seq=row.ready_seq)
             return
         row.steps_active += 1
         t.dirty = True
@@ -284,7 +291,7 @@ class Advance:
                 self.conn,
                 pk,
                 step.id,
-                expect=(StepStatus.CREATED,),
+                expect=_STARTABLE,
                 status=StepStatus.RUNNING,
                 attempt=1,
                 started_at=self.now,
@@ -343,6 +350,43 @@ class Advance:
             error={"kind": ErrorKind.USER.value, "message": exc.message},
         )
 
+    def _breakpoints(self, t: _Tracked) -> frozenset[str]:
+        if t.breakpoints is None:
+            t.breakpoints = breakpoints.breakpoint_steps(
+                self.conn, t.row.workflow_id, t.row.instance_id
+            )
+        return t.breakpoints
+
+    def _pause(self, t: _Tracked, step: StepPlan) -> None:
+        """Stop before the step runs, its params resolved so a person can look at them."""
+        try:
+            resolved, _ = self.prepare(t, step)
+        except ExprError as exc:
+            t.row.steps_active += 1
+            self._inputs_failed(t, step, 1, exc)
+            return
+        runs.update_step(
+            self.conn,
+            t.row.pk,
+            step.id,
+            expect=(StepStatus.CREATED,),
+            status=StepStatus.PAUSED,
+            params=resolved,
+        )
+        self._event(t, step.id, "step.status", {"status": "PAUSED", "reason": "breakpoint"})
+
+    def resume_step(self, pk: int, step_id: str) -> None:
+        """Let a paused step go: it starts as if just released (slots permitting)."""
+        t = self.instance(pk)
+        if t is None or t.row.status in TERMINAL_INSTANCE:
+            return
+        if breakpoints.step_status(self.conn, pk, step_id) != StepStatus.PAUSED:
+            return
+        self._event(t, step_id, "step.resumed", {})
+        self._resumed.add((pk, step_id))
+        self._ready.append((pk, step_id))
+        self._drain_ready()
+
     def _condition_holds(self, t: _Tracked, step: StepPlan) -> bool:
         """Evaluate ``if``; a false one (or one that fails) ends the step at once, without
         taking a slot."""
@@ -378,7 +422,7 @@ class Advance:
         }
         if attempt == 1:
             values["started_at"] = self.now
-        runs.update_step(self.conn, row.pk, step.id, expect=(StepStatus.CREATED,), **values)
+        runs.update_step(self.conn, row.pk, step.id, expect=_STARTABLE, **values)
         attempt_id = make_attempt_id(row.pk, step.id, attempt)
         attempt_dir = (
             self.data_dir

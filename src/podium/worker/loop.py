@@ -269,6 +269,9 @@ class Worker:
         elif kind == "sleep_done":
             assert item.step_id is not None
             advance.sleep_done(item.instance_pk, item.step_id)
+        elif kind == "resume":
+            assert item.step_id is not None
+            advance.resume_step(item.instance_pk, item.step_id)
         elif kind == "stop":
             advance.halt_instance(item.instance_pk, Halt.STOPPED)
         elif kind == "instance_timeout":
