@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import socket
@@ -26,7 +27,9 @@ from podium.worker.loop import Worker
 
 PG_ADMIN_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED", "TIMED_OUT")
-_TEMPLATE = "podium_test_template"
+# One template per test process: two suites on one server (a laptop running tests while CI
+# runs) must not share a template built from different migrations.
+_TEMPLATE = f"podium_test_template_{os.getpid()}"
 _template_lock = threading.Lock()
 _template_ready = False
 
@@ -67,9 +70,17 @@ def _ensure_template() -> None:
             conn.execute(f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {_TEMPLATE}")
         db = Database(_with_db(PG_ADMIN_URL, _TEMPLATE))
-        upgrade(db)
-        db.dispose()
+        try:
+            upgrade(db)
+        finally:
+            db.dispose()
+        atexit.register(_drop_template)
         _template_ready = True
+
+
+def _drop_template() -> None:
+    with contextlib.suppress(psycopg.Error), psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")
 
 
 @contextlib.contextmanager
@@ -161,7 +172,11 @@ def running_podium(
     db_url: str, data_dir: Path, *, lease_s: float = 3.0, kill_grace_s: float = 1.0
 ) -> Iterator[Podium]:
     db = Database(db_url)
-    upgrade(db)
+    try:
+        upgrade(db)
+    except BaseException:
+        db.dispose()
+        raise
     settings = Settings(
         db_url=db_url, data_dir=data_dir, lease_s=lease_s, kill_grace_s=kill_grace_s
     )
