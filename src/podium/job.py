@@ -1,9 +1,9 @@
-"""What a running job imports to read its params and return its outputs.
+"""What a running job imports to read its params, return its outputs and mark milestones.
 
 It runs inside the user's job, often in a bare interpreter, so it needs nothing but the
-standard library, and it talks to Podium only through the two files whose paths the job's
-environment holds (``PODIUM_PARAMS`` and ``PODIUM_OUTPUTS``), the same contract a bash script
-uses.
+standard library, and it talks to Podium only through the files whose paths the job's
+environment holds (``PODIUM_PARAMS``, ``PODIUM_OUTPUTS`` and ``PODIUM_MILESTONES``), the same
+contract a bash script uses.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["NotInJob", "param", "params", "set_output"]
+__all__ = ["NotInJob", "milestone", "param", "params", "set_output"]
 
 _MISSING: Any = object()
+MAX_MILESTONE_CHARS = 1000
 
 
 class NotInJob(RuntimeError):
@@ -45,6 +47,24 @@ def set_output(name: str, value: Any) -> None:
         outputs = _read_outputs(path)
         outputs[name] = value
         _write_atomically(path, json.dumps(outputs, allow_nan=False, ensure_ascii=False))
+
+
+def milestone(text: str) -> None:
+    """Mark a point of progress (``"loaded 10 rows"``) on the step's timeline.
+
+    One JSON line is appended per call, in a single write, so milestones from several
+    processes of one job do not mix; text longer than 1000 characters is cut.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a milestone is a string, not {type(text).__name__}")
+    path = _path_from_env("PODIUM_MILESTONES")
+    line = json.dumps({"at": time.time(), "text": text[:MAX_MILESTONE_CHARS]})
+    data = (line + "\n").encode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def params() -> dict[str, Any]:

@@ -24,12 +24,9 @@ def test_help_lists_every_command_of_the_contract(cli: Cli) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["restart", "wf", "inst"],
         ["skip", "wf", "inst", "step"],
         ["unblock", "wf"],
         ["signal", "ready", "-p", "a=1"],
-        ["breakpoint", "set", "wf", "step"],
-        ["resume", "wf", "inst", "step"],
         ["tag-limit", "gpu", "2"],
     ],
 )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from podium.api.context import ApiContext, Context
 from podium.api.routes_workflows import version_number
-from podium.api.views import instance_summary, pending_step_view, step_view
+from podium.api.views import instance_summary, iso, pending_step_view, step_view
 from podium.engine import params
 from podium.engine.states import TERMINAL_INSTANCE
 from podium.errors import StepNotFound
@@ -185,4 +185,42 @@ def logs(
         "next_offset": next_offset,
         "attempt": found.attempt,
         "complete": found.ended and text == "",
+    }
+
+
+@router.get("/{instance_id}/timeline")
+def timeline(
+    workflow_id: str,
+    instance_id: int,
+    ctx: Context,
+    step: str | None = None,
+    limit: int = 1000,
+    after: int = 0,
+) -> dict[str, Any]:
+    """What happened to the instance and its steps, oldest first; ``after`` (an event id)
+    pages on and lets a client follow the timeline as it grows."""
+    with ctx.db.read() as conn:
+        row = store_instances.find_instance(conn, workflow_id, instance_id)
+        rows = store_instances.instance_timeline(
+            conn, row.pk, step_id=step, limit=max(1, min(limit, 1000)), after_id=after
+        )
+        if step is not None and not rows:
+            definition = store_workflows.get_version(conn, workflow_id, row.version).definition
+            if not any(s["id"] == step for s in definition["steps"]):
+                raise StepNotFound(
+                    f"instance {instance_id} of {workflow_id!r} has no step {step!r}"
+                )
+    return {
+        "workflow_id": workflow_id,
+        "instance_id": instance_id,
+        "events": [
+            {
+                "id": r.id,
+                "at": iso(r.at),
+                "step_id": r.step_id,
+                "event": r.event,
+                "detail": r.detail,
+            }
+            for r in rows
+        ],
     }

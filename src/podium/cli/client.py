@@ -134,6 +134,36 @@ class PodiumClient:
     def instance(self, workflow_id: str, instance_id: str) -> dict[str, Any]:
         return self.get(self._instance_path(workflow_id, instance_id))
 
+    def delete(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("DELETE", path, params=params)
+
+    def restart_instance(
+        self, workflow_id: str, instance_id: str, from_step: str | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"params": params}
+        if from_step is not None:
+            body["from"] = from_step
+        return self.post(self._instance_path(workflow_id, instance_id) + "/restart", body)
+
+    def set_breakpoint(
+        self, workflow_id: str, step_id: str, instance_id: int | None
+    ) -> dict[str, Any]:
+        body = {"step_id": step_id, "instance_id": instance_id}
+        return self.post(f"/workflows/{quote_segment(workflow_id)}/breakpoints", body)
+
+    def clear_breakpoint(
+        self, workflow_id: str, step_id: str, instance_id: int | None
+    ) -> dict[str, Any]:
+        path = f"/workflows/{quote_segment(workflow_id)}/breakpoints/{quote_segment(step_id)}"
+        return self.delete(path, {"instance_id": instance_id} if instance_id else None)
+
+    def list_breakpoints(self, workflow_id: str) -> dict[str, Any]:
+        return self.get(f"/workflows/{quote_segment(workflow_id)}/breakpoints")
+
+    def resume_step(self, workflow_id: str, instance_id: str, step_id: str) -> dict[str, Any]:
+        path = self._instance_path(workflow_id, instance_id)
+        return self.post(f"{path}/steps/{quote_segment(step_id)}/resume")
+
     def stop_instance(self, workflow_id: str, instance_id: str) -> dict[str, Any]:
         return self.post(self._instance_path(workflow_id, instance_id) + "/stop")
 
@@ -147,6 +177,20 @@ class PodiumClient:
             f"{self._instance_path(workflow_id, instance_id)}/steps/{quote_segment(step_id)}/logs"
         )
         return self.get(path, params)
+
+    def instance_timeline(
+        self,
+        workflow_id: str,
+        instance_id: str,
+        *,
+        step_id: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        if step_id is not None:
+            params["step"] = step_id
+        return self.get(self._instance_path(workflow_id, instance_id) + "/timeline", params)
 
     @staticmethod
     def _instance_path(workflow_id: str, instance_id: str) -> str:

@@ -1,4 +1,5 @@
-"""Commands about instances: ``run``, ``instances``, ``status``, ``logs``, ``stop``."""
+"""Commands about instances: ``run``, ``instances``, ``status`` (and its timeline), ``logs``,
+``stop``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.table import Table
 from rich.text import Text
 
 from podium.cli.client import CliError, PodiumClient
@@ -17,14 +19,19 @@ from podium.cli.context import current_client, json_option, server_option
 from podium.cli.output import (
     elapsed,
     error_text,
+    format_duration,
     is_stdout_terminal,
     local_time,
+    parse_time,
     print_json,
     status_text,
     stdout_console,
 )
 from podium.cli.params import parse_params
 from podium.cli.watch import POLL_INTERVAL_S, failure_lines, final_line, steps_table, wait_for_end
+
+TIMELINE_PAGE = 1000
+LOG_TAIL_LINES = 10
 
 
 def parse_version(value: str | None) -> int | str | None:
@@ -147,14 +154,37 @@ def instances(workflow_id: str, limit: int, as_json: bool) -> None:
 @click.command()
 @click.argument("workflow_id", metavar="WF")
 @click.argument("instance_id", metavar="INSTANCE")
+@click.option(
+    "--timeline",
+    "with_timeline",
+    is_flag=True,
+    help="Also show what happened, event by event (statuses, attempts, retries, milestones).",
+)
+@click.option(
+    "--step", "step_id", metavar="STEP", help="Only this step's events (implies --timeline)."
+)
 @json_option
 @server_option
-def status(workflow_id: str, instance_id: str, as_json: bool) -> None:
+def status(
+    workflow_id: str, instance_id: str, with_timeline: bool, step_id: str | None, as_json: bool
+) -> None:
     """Show an instance and its steps."""
-    document = current_client().instance(workflow_id, instance_id)
+    client = current_client()
+    document = client.instance(workflow_id, instance_id)
+    events = None
+    if with_timeline or step_id is not None:
+        events = fetch_timeline(client, workflow_id, instance_id, step_id)
     if as_json:
-        print_json(document)
+        print_json(document if events is None else {**document, "timeline": events})
         return
+    print_status(document, workflow_id, instance_id)
+    if events is not None:
+        console = stdout_console()
+        console.print()
+        console.print(timeline_table(events) if events else "no events yet", markup=False)
+
+
+def print_status(document: dict[str, Any], workflow_id: str, instance_id: str) -> None:
     console = stdout_console()
     header = status_text(document.get("status"))
     header.append(
@@ -175,8 +205,104 @@ def status(workflow_id: str, instance_id: str, as_json: bool) -> None:
         console.print(f"error: {error_text(document['error'])}", markup=False, soft_wrap=True)
     console.print()
     console.print(steps_table(document))
-    for line in step_value_lines(document):
+    for line in step_value_lines(document) + log_tail_lines(document):
         console.print(line, markup=False, soft_wrap=True)
+
+
+def log_tail_lines(document: dict[str, Any]) -> list[str]:
+    """The last lines of each failed step's log, so most failures need no `podium logs`."""
+    lines: list[str] = []
+    for step in document.get("steps") or []:
+        error = step.get("error")
+        tail = str(error.get("log_tail") or "") if isinstance(error, dict) else ""
+        if not tail:
+            continue
+        attempt = f" (attempt {error['attempt']})" if error.get("attempt") else ""
+        lines.append(f"{step.get('id')}: last lines of its log{attempt}:")
+        lines.extend(f"  | {line}" for line in tail.splitlines()[-LOG_TAIL_LINES:])
+    return ["", *lines] if lines else []
+
+
+def fetch_timeline(
+    client: PodiumClient, workflow_id: str, instance_id: str, step_id: str | None
+) -> list[dict[str, Any]]:
+    """Every event, page after page."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = client.instance_timeline(
+            workflow_id, instance_id, step_id=step_id, after=after, limit=TIMELINE_PAGE
+        )
+        batch: list[dict[str, Any]] = page.get("events") or []
+        events.extend(batch)
+        if len(batch) < TIMELINE_PAGE:
+            return events
+        after = int(batch[-1]["id"])
+
+
+def timeline_table(events: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("time", "step", "event"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("what", overflow="fold")
+    for event in events:
+        table.add_row(
+            Text(local_time(event.get("at"))),
+            Text(str(event.get("step_id") or "-")),
+            Text(str(event.get("event", ""))),
+            Text(describe_event(event)),
+        )
+    return table
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """A short human sentence for a timeline event, from its detail."""
+    detail = event.get("detail")
+    detail = detail if isinstance(detail, dict) else {}
+    name = event.get("event")
+    if name == "step.retry":
+        return _describe_retry(event, detail)
+    if name == "step.milestone":
+        return f"milestone: {detail.get('text', '')}"
+    parts: list[str] = []
+    if detail.get("status"):
+        parts.append(str(detail["status"]))
+    if detail.get("attempt") is not None:
+        parts.append(f"(attempt {detail['attempt']})")
+    if isinstance(detail.get("error"), dict):
+        parts.append(error_text(detail["error"]))
+    text = " ".join(parts)
+    for key in ("reason", "text", "message"):
+        if detail.get(key):
+            text = f"{text}: {detail[key]}" if text else str(detail[key])
+    if not text and detail:
+        text = _compact(detail)
+    return text
+
+
+def _describe_retry(event: dict[str, Any], detail: dict[str, Any]) -> str:
+    at = parse_time(event.get("at"))
+    retry_at = detail.get("retry_at")
+    when = "retry"
+    if at is not None and isinstance(retry_at, int | float):
+        when = f"retry in {_short_delay(retry_at - at.timestamp())}"
+    kind = detail.get("kind")
+    text = f"{when} after a {kind} error" if kind else f"{when} after a failure"
+    if detail.get("attempt") is not None:
+        text += f" in attempt {detail['attempt']}"
+    error = detail.get("error")
+    reason = detail.get("reason") or detail.get("message")
+    if not reason and isinstance(error, dict):
+        reason = error.get("message")
+    return f"{text}: {reason}" if reason else text
+
+
+def _short_delay(seconds: float) -> str:
+    seconds = max(seconds, 0.0)  # the ISO time of the event loses a little precision
+    rounded = round(seconds)
+    if seconds < 60 and abs(seconds - rounded) < 0.05:
+        return f"{rounded}s"
+    return format_duration(seconds)
 
 
 def step_value_lines(document: dict[str, Any]) -> list[str]:

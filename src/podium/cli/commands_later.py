@@ -7,12 +7,9 @@ import click
 from podium.cli.client import CliError
 
 LATER_COMMANDS: dict[str, str] = {
-    "restart": "Restart an instance from its failed steps (or --from STEP), keeping what succeeded.",
     "skip": "Skip a step that has not run yet; downstream treats it as SKIPPED.",
     "unblock": "Let a strict_sequential workflow go on after a failed instance.",
     "signal": "Announce a signal: podium signal NAME [-p NAME=VALUE]…",
-    "breakpoint": "Pause a step before it runs: podium breakpoint set|clear WF STEP.",
-    "resume": "Resume a step paused at a breakpoint: podium resume WF INSTANCE STEP.",
     "tag-limit": "Cap the steps carrying TAG that run at once: podium tag-limit TAG N.",
 }
 

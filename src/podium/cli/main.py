@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from podium.cli.client import DEFAULT_SERVER, CliError
+from podium.cli.commands_control import breakpoint, restart, resume
 from podium.cli.commands_instances import instances, logs, run, status, stop
 from podium.cli.commands_later import register_later_commands
 from podium.cli.commands_local import cron, validate
@@ -71,6 +72,9 @@ for _command in (
     logs,
     stop,
     cron,
+    restart,
+    breakpoint,
+    resume,
 ):
     cli.add_command(_command)
 register_later_commands(cli)

@@ -58,6 +58,8 @@ class JobExit:
     log_tail: str
     ended_at: float | None = None
     """When the job ended (epoch seconds, from its exit file), if known."""
+    milestones: tuple[tuple[float, str], ...] = ()
+    """``(at, text)`` pairs the job recorded with ``podium.job.milestone``, oldest first."""
 
     @property
     def succeeded(self) -> bool:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from podium.jobs.base import JobExit
-from podium.jobs.layout import EXIT_FILE, OUTPUTS_FILE
+from podium.jobs.layout import EXIT_FILE, MILESTONES_FILE, OUTPUTS_FILE
 from podium.jobs.logs import log_tail
+
+MAX_MILESTONES = 100
+"""Milestones kept per attempt; a job that records more keeps its first ones."""
+MAX_MILESTONE_CHARS = 1000
+MAX_MILESTONES_BYTES = 1 << 20
+"""How much of the milestones file is read: a job cannot make the worker read gigabytes."""
 
 VANISHED_ERROR = (
     "the job's process ended without recording an exit status "
@@ -25,9 +32,17 @@ def collect(attempt_dir: Path, outputs: Sequence[str]) -> JobExit:
     JSON object to ``PODIUM_OUTPUTS``, failed: the step promised those values to its readers.
     """
     tail = log_tail(attempt_dir)
+    milestones = read_milestones(attempt_dir)
     status = read_exit_status(attempt_dir)
     if status is None:
-        return JobExit(exit_code=None, signal=None, outputs={}, error=VANISHED_ERROR, log_tail=tail)
+        return JobExit(
+            exit_code=None,
+            signal=None,
+            outputs={},
+            error=VANISHED_ERROR,
+            log_tail=tail,
+            milestones=milestones,
+        )
     exit_code, signum = decode_status(status)
     values, outputs_error = read_outputs(attempt_dir)
     error: str | None
@@ -46,6 +61,7 @@ def collect(attempt_dir: Path, outputs: Sequence[str]) -> JobExit:
         error=error,
         log_tail=tail,
         ended_at=_mtime(attempt_dir / EXIT_FILE),
+        milestones=milestones,
     )
 
 
@@ -90,6 +106,35 @@ def read_outputs(attempt_dir: Path) -> tuple[dict[str, Any], str | None]:
     if not isinstance(value, dict):
         return {}, f"PODIUM_OUTPUTS file is not a JSON object: it holds a {type(value).__name__}"
     return value, None
+
+
+def read_milestones(attempt_dir: Path) -> tuple[tuple[float, str], ...]:
+    """The ``(at, text)`` milestones the job appended; a line that is not one is skipped,
+    since a job may write anything to the file and still deserves its other milestones."""
+    try:
+        with (attempt_dir / MILESTONES_FILE).open("rb") as f:
+            raw = f.read(MAX_MILESTONES_BYTES)
+    except FileNotFoundError:
+        return ()
+    found: list[tuple[float, str]] = []
+    for line in raw.splitlines():
+        if len(found) >= MAX_MILESTONES:
+            break
+        try:
+            entry = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(entry, dict):
+            continue
+        at, text = entry.get("at"), entry.get("text")
+        if not _is_time(at) or not isinstance(text, str):
+            continue
+        found.append((float(at), text[:MAX_MILESTONE_CHARS]))
+    return tuple(found)
+
+
+def _is_time(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _missing_outputs_error(missing: list[str]) -> str | None:

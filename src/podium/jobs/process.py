@@ -25,6 +25,7 @@ from podium.jobs.base import AlreadyLaunched, JobSpec, Launched, LaunchFailed, P
 from podium.jobs.layout import (
     EXIT_FILE,
     LOG_FILE,
+    MILESTONES_FILE,
     OUTPUTS_FILE,
     PARAMS_FILE,
     PID_FILE,
@@ -109,6 +110,7 @@ def job_environment(spec: JobSpec) -> dict[str, str]:
     env.update(spec.env)
     env["PODIUM_PARAMS"] = str(spec.attempt_dir / PARAMS_FILE)
     env["PODIUM_OUTPUTS"] = str(spec.attempt_dir / OUTPUTS_FILE)
+    env["PODIUM_MILESTONES"] = str(spec.attempt_dir / MILESTONES_FILE)
     for name, value in env.items():
         if not name or "=" in name or "\0" in name or "\0" in value:
             raise LaunchFailed(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from podium.errors import InstanceNotFound, WorkflowNotFound
 from podium.store.queue import add_work
 from podium.store.runs import append_events
-from podium.store.schema import attempts, instances, steps, workflows
+from podium.store.schema import attempts, instances, steps, timeline, workflows
 
 
 @dataclass(frozen=True)
@@ -174,3 +174,29 @@ def find_attempt(
 
 def request_stop(conn: sa.Connection, instance_pk: int, *, now: float) -> None:
     add_work(conn, [{"kind": "stop", "instance_pk": instance_pk, "due_at": now}])
+
+
+def instance_timeline(
+    conn: sa.Connection,
+    instance_pk: int,
+    *,
+    step_id: str | None = None,
+    limit: int = 1000,
+    after_id: int = 0,
+) -> list[Any]:
+    """The instance's timeline rows (and its steps'), oldest first; ``after_id`` pages on."""
+    query = (
+        sa.select(
+            timeline.c.id,
+            timeline.c.step_id,
+            timeline.c.at,
+            timeline.c.event,
+            timeline.c.detail,
+        )
+        .where(timeline.c.instance_pk == instance_pk, timeline.c.id > after_id)
+        .order_by(timeline.c.id)
+        .limit(limit)
+    )
+    if step_id is not None:
+        query = query.where(timeline.c.step_id == step_id)
+    return list(conn.execute(query).all())

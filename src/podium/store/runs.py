@@ -7,7 +7,7 @@ count tells the caller whether it won.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ class InstanceRow:
     error: dict[str, Any] | None
     trigger: dict[str, Any]
     created_at: float
+    run: int
 
 
 def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
@@ -57,6 +58,7 @@ def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
         instances.c.error,
         instances.c.trigger,
         instances.c.created_at,
+        instances.c.run,
     ).where(instances.c.pk == pk)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -143,6 +145,29 @@ def update_step(
         .values(**values)
     )
     return result.rowcount == 1
+
+
+def start_attempt(
+    conn: sa.Connection, instance_pk: int, step_id: str, *, params: dict[str, Any], now: float
+) -> int | None:
+    """Mark a waiting step RUNNING with its next attempt number (None if it was not waiting)."""
+    value = conn.execute(
+        steps.update()
+        .where(
+            steps.c.instance_pk == instance_pk,
+            steps.c.step_id == step_id,
+            steps.c.status.in_(["CREATED", "PAUSED"]),
+        )
+        .values(
+            status="RUNNING",
+            attempt=steps.c.attempt + 1,
+            params=params,
+            retry_at=None,
+            started_at=sa.func.coalesce(steps.c.started_at, now),
+        )
+        .returning(steps.c.attempt)
+    ).scalar_one_or_none()
+    return int(value) if value is not None else None
 
 
 def release_dependents(
@@ -287,3 +312,75 @@ def step_outputs(
         )
     ).all()
     return {r.step_id: dict(r.outputs or {}) for r in rows}
+
+
+def step_statuses(conn: sa.Connection, instance_pk: int) -> dict[str, str]:
+    """Every step's status (a restart decides over the whole instance, once)."""
+    rows = conn.execute(
+        sa.select(steps.c.step_id, steps.c.status).where(steps.c.instance_pk == instance_pk)
+    ).all()
+    return {r.step_id: r.status for r in rows}
+
+
+def begin_new_run(
+    conn: sa.Connection,
+    instance_pk: int,
+    *,
+    params: dict[str, Any],
+    steps_done: int,
+    reset: Mapping[str, tuple[int, int]],
+    terminal: Iterable[str],
+) -> int | None:
+    """Start the next run of an ended instance: reset the steps named in ``reset`` (to wait
+    for (pending, live) dependencies) and keep the others. Returns the new run number, or
+    None if the instance had not ended."""
+    run = conn.execute(
+        instances.update()
+        .where(instances.c.pk == instance_pk, instances.c.status.in_(list(terminal)))
+        .values(
+            status="IN_PROGRESS",
+            run=instances.c.run + 1,
+            params=params,
+            steps_done=steps_done,
+            steps_active=0,
+            steps_queued=0,
+            halt=None,
+            error=None,
+            ended_at=None,
+        )
+        .returning(instances.c.run)
+    ).scalar_one_or_none()
+    if run is None:
+        return None
+    conn.execute(
+        steps.update()
+        .where(steps.c.instance_pk == instance_pk, steps.c.step_id == sa.bindparam("sid"))
+        .values(
+            status="CREATED",
+            pending_deps=sa.bindparam("pending"),
+            live_deps=sa.bindparam("live"),
+            ready_seq=None,
+            outputs=None,
+            error=None,
+            retry_at=None,
+            started_at=None,
+            ended_at=None,
+            user_errors=0,
+            platform_errors=0,
+        ),
+        [{"sid": s, "pending": p, "live": lv} for s, (p, lv) in reset.items()],
+    )
+    return int(run)
+
+
+def ready_after_restart(conn: sa.Connection, instance_pk: int) -> list[tuple[str, int]]:
+    """Reset steps with nothing left to wait for: (step_id, live_deps)."""
+    rows = conn.execute(
+        sa.select(steps.c.step_id, steps.c.live_deps).where(
+            steps.c.instance_pk == instance_pk,
+            steps.c.status == "CREATED",
+            steps.c.pending_deps == 0,
+            steps.c.ready_seq.is_(None),
+        )
+    ).all()
+    return [(r.step_id, r.live_deps) for r in rows]

@@ -77,6 +77,7 @@ class Outcome:
     platform: bool = False
     supervisor_reason: str | None = None
     ended_at: float | None = None
+    milestones: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass
@@ -144,13 +145,20 @@ class Advance:
         queue.add_work(self.conn, self._work)
         runs.append_events(self.conn, self._timeline, self._outbox)
 
-    def _event(self, t: _Tracked, step_id: str | None, event: str, detail: dict[str, Any]) -> None:
+    def _event(
+        self,
+        t: _Tracked,
+        step_id: str | None,
+        event: str,
+        detail: dict[str, Any],
+        at: float | None = None,
+    ) -> None:
         row = t.row
         self._timeline.append(
             {
                 "instance_pk": row.pk,
                 "step_id": step_id,
-                "at": self.now,
+                "at": self.now if at is None else at,
                 "event": event,
                 "detail": detail,
             }
@@ -160,7 +168,7 @@ class Advance:
             payload["step_id"] = step_id
         self._outbox.append(
             {
-                "at": self.now,
+                "at": self.now if at is None else at,
                 "topic": event,
                 "key": f"{row.workflow_id}/{row.instance_id}",
                 "payload": payload,
@@ -192,6 +200,25 @@ class Advance:
         for step in plan.roots:
             self._ready.append((pk, step.id))
         self._drain_ready()
+
+    def restart_instance(self, pk: int) -> None:
+        """A new run began (the API reset the steps): start what has nothing to wait for."""
+        t = self.instance(pk)
+        if t is None or t.row.status != InstanceStatus.IN_PROGRESS:
+            return
+        self._event(t, None, "instance.restart", {"run": t.row.run})
+        if t.plan.timeout_s is not None:
+            self._work.append(
+                {
+                    "kind": "instance_timeout",
+                    "instance_pk": pk,
+                    "due_at": self.now + t.plan.timeout_s,
+                }
+            )
+        for step_id, live in runs.ready_after_restart(self.conn, pk):
+            self._release(t, t.plan.steps[step_id], live)
+        self._drain_ready()
+        self._verdict(t)
 
     def halt_instance(self, pk: int, halt: Halt) -> None:
         """Stop or time out an instance: kill what runs, end what waits on a timer."""
@@ -307,7 +334,7 @@ class Advance:
                 }
             )
         elif step.type in ("script", "python"):
-            self.begin_attempt(t, step, 1)
+            self.begin_attempt(t, step)
         else:
             self._end_step(
                 t,
@@ -407,22 +434,18 @@ class Advance:
         upstream = runs.step_outputs(self.conn, t.row.pk, step.reads_outputs_of)
         return params.step_scope(t.row.params, upstream, run=t.run(), signal=t.signal())
 
-    def begin_attempt(self, t: _Tracked, step: StepPlan, attempt: int) -> None:
+    def begin_attempt(self, t: _Tracked, step: StepPlan) -> None:
+        """Start the step's next attempt (numbers go on across retries and restarts, so an
+        attempt id, and the directory it names, is never reused)."""
         row = t.row
         try:
             resolved, script = self.prepare(t, step)
         except ExprError as exc:
-            self._inputs_failed(t, step, attempt, exc)
+            self._inputs_failed(t, step, 1, exc)
             return
-        values: dict[str, Any] = {
-            "status": StepStatus.RUNNING,
-            "attempt": attempt,
-            "params": resolved,
-            "retry_at": None,
-        }
-        if attempt == 1:
-            values["started_at"] = self.now
-        runs.update_step(self.conn, row.pk, step.id, expect=_STARTABLE, **values)
+        attempt = runs.start_attempt(self.conn, row.pk, step.id, params=resolved, now=self.now)
+        if attempt is None:
+            return
         attempt_id = make_attempt_id(row.pk, step.id, attempt)
         attempt_dir = (
             self.data_dir
@@ -476,6 +499,8 @@ class Advance:
             return
         cancel_reason = ended
         step = t.plan.steps[step_id]
+        for milestone_at, text in outcome.milestones:
+            self._event(t, step_id, "step.milestone", {"text": text}, at=milestone_at)
         kind = _failure_kind(outcome, cancel_reason)
         too_big = rules.outputs_problem(outcome.outputs, self.budgets.string_size)
         if kind is None and too_big:
@@ -538,6 +563,7 @@ class Advance:
                     "attempt": state.attempt,
                     "kind": kind.value,
                     "retry_at": retry_at,
+                    "error": {"kind": kind.value, "message": error["message"]},
                 },
             )
             self._work.append(
@@ -560,11 +586,11 @@ class Advance:
             at=at,
         )
 
-    def retry_step(self, pk: int, step_id: str, attempt: int) -> None:
+    def retry_step(self, pk: int, step_id: str) -> None:
         t = self.instance(pk)
         if t is None or t.row.status in TERMINAL_INSTANCE:
             return
-        self.begin_attempt(t, t.plan.steps[step_id], attempt)
+        self.begin_attempt(t, t.plan.steps[step_id])
 
     def sleep_done(self, pk: int, step_id: str) -> None:
         t = self.instance(pk)

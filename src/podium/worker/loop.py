@@ -264,11 +264,13 @@ class Worker:
             self._take_over(advance, item)
             return  # the row stays, leased to us, until the job ends
         elif kind == "retry":
-            assert item.step_id is not None and item.attempt is not None
-            advance.retry_step(item.instance_pk, item.step_id, item.attempt)
+            assert item.step_id is not None
+            advance.retry_step(item.instance_pk, item.step_id)
         elif kind == "sleep_done":
             assert item.step_id is not None
             advance.sleep_done(item.instance_pk, item.step_id)
+        elif kind == "restart":
+            advance.restart_instance(item.instance_pk)
         elif kind == "resume":
             assert item.step_id is not None
             advance.resume_step(item.instance_pk, item.step_id)
@@ -446,4 +448,5 @@ def _outcome(job_exit: jobs.JobExit, reason: str | None = None) -> Outcome:
         platform=job_exit.vanished,
         supervisor_reason=reason,
         ended_at=job_exit.ended_at,
+        milestones=job_exit.milestones,
     )
