@@ -14,7 +14,7 @@ from podium.api.routes_workflows import version_number
 from podium.api.views import instance_summary, iso, pending_step_view, step_view
 from podium.engine import params
 from podium.engine.states import TERMINAL_INSTANCE
-from podium.errors import StepNotFound
+from podium.errors import InvalidInput, StepNotFound
 from podium.jobs import read_log
 from podium.store import instances as store_instances
 from podium.store import workflows as store_workflows
@@ -122,23 +122,58 @@ def list_instances(
 
 
 @router.get("/{instance_id}")
-def status(workflow_id: str, instance_id: int, ctx: Context) -> dict[str, Any]:
+def status(
+    workflow_id: str,
+    instance_id: int,
+    ctx: Context,
+    step: str | None = None,
+    iteration: int | None = None,
+) -> dict[str, Any]:
+    """The instance and its steps; with ``step`` and ``iteration``, one iteration of that
+    foreach step (an iteration of a nested foreach: ``step=outer[2].inner``)."""
     with ctx.db.read() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
-        definition = store_workflows.get_version(conn, workflow_id, row.version).definition
+        top = row
+        if step is not None and iteration is not None:
+            for part, index in _iteration_path(step, iteration):
+                row = store_instances.find_iteration(conn, row.pk, part, index)
+        plan = ctx.plan(conn, workflow_id, row.version).at(row.plan_path)
         step_rows = store_instances.instance_steps(conn, row.pk)
-    types = {s["id"]: s.get("type") or "noop" for s in definition["steps"]}
     if step_rows:
-        steps = [step_view(s, types.get(s.step_id, "noop")) for s in step_rows]
+        steps = [step_view(s, plan.steps[s.step_id].type) for s in step_rows]
     else:
-        steps = [pending_step_view(s) for s in definition["steps"]]
-    return {
-        **instance_summary(row),
+        steps = [pending_step_view({"id": s.id, "type": s.type}) for s in plan.steps.values()]
+    document = {
+        **instance_summary(top),
         "params": row.params,
         "trigger": row.trigger,
         "error": row.error,
         "steps": steps,
     }
+    if row is not top:
+        document.update(
+            {
+                "step": step,
+                "iteration": iteration,
+                "status": row.status,
+                "started_at": iso(row.started_at),
+                "ended_at": iso(row.ended_at),
+            }
+        )
+    return document
+
+
+def _iteration_path(step: str, iteration: int) -> list[tuple[str, int]]:
+    """``outer[2].inner`` and 5 -> [("outer", 2), ("inner", 5)]."""
+    parts = step.split(".")
+    path: list[tuple[str, int]] = []
+    for part in parts[:-1]:
+        name, _, index = part.partition("[")
+        if not index.endswith("]") or not index[:-1].isdigit():
+            raise InvalidInput(f"step path {step!r}: write outer[N].inner for a nested foreach")
+        path.append((name, int(index[:-1])))
+    path.append((parts[-1], iteration))
+    return path
 
 
 @router.post("/{instance_id}/stop")

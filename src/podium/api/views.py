@@ -54,6 +54,24 @@ def step_view(row: sa.Row[Any], step_type: str) -> dict[str, Any]:
         "params": row.params,
         "outputs": row.outputs,
         "error": row.error,
+        **iterations_view(row),
+    }
+
+
+def iterations_view(row: Any) -> dict[str, Any]:
+    """A foreach step's counts by status, as they stand (no iteration is read)."""
+    if row.iter_total is None:
+        return {}
+    return {
+        "iterations": {
+            "total": row.iter_total,
+            "launched": row.iter_launched,
+            "running": row.iter_active,
+            "succeeded": row.iter_succeeded,
+            "failed": row.iter_failed,
+            "stopped": row.iter_other,
+            "waiting": row.iter_total - row.iter_launched,
+        }
     }
 
 

@@ -21,7 +21,11 @@ RUN_NAMES = frozenset({"run", "signal"})
 def expression_problems(wf: Workflow) -> list[Problem]:
     problems = _workflow_param_problems(wf.params)
     ancestors = _ancestors(wf.steps)
-    outputs = {s.id: list(s.outputs) for s in wf.steps}
+    # A foreach hands on its inner steps' outputs as lists: backfill.load.rows.
+    outputs = {
+        s.id: [inner.id for inner in s.foreach.steps or []] if s.foreach else list(s.outputs)
+        for s in wf.steps
+    }
     for index, step in enumerate(wf.steps):
         problems += _step_problems(step, f"steps[{index}]", wf, ancestors[step.id], outputs)
     return problems

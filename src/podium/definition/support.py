@@ -18,7 +18,6 @@ NOT_YET_SUPPORTED: frozenset[str] = frozenset(
         "trigger",
         "run_strategy",
         "concurrency",
-        "foreach",
         "subworkflow",
         "wait_for",
         "emits",
@@ -82,6 +81,12 @@ def _step_features(step: Step, loc: tuple[str | int, ...]) -> list[tuple[str, st
             found.append((feature, format_location((*loc, key)), key))
     if step.type in ("notebook", "container"):
         found.append((step.type, format_location((*loc, "type")), f"type {step.type}"))
+    if step.foreach is not None:
+        if step.foreach.subworkflow is not None:
+            where = format_location((*loc, "foreach", "subworkflow"))
+            found.append(("subworkflow", where, "subworkflow"))
+        for index, inner in enumerate(step.foreach.steps or []):
+            found += _step_features(inner, (*loc, "foreach", "steps", index))
     for where in _expression_params(step.params, (*loc, "params")):
         found.append(("expressions", where, "params"))
     return found

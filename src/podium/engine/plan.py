@@ -39,8 +39,18 @@ class StepPlan:
     sleep_s: float | None
     condition: str | None = None
     """The ``if`` expression; false skips the step."""
+    foreach: Foreach | None = None
     reads_outputs_of: tuple[str, ...] = ()
     """Upstream steps whose outputs the params or the script read (loaded when it starts)."""
+
+
+@dataclass(frozen=True)
+class Foreach:
+    over: Mapping[str, Any]
+    concurrency: int | None
+    inner: Plan
+    """The steps each iteration runs, as a plan of their own (an iteration is a child
+    instance of the foreach step's instance)."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,22 @@ class Plan:
     step_concurrency: int
     timeout_s: float | None
     steps: Mapping[str, StepPlan]
+    path: str = ""
+    """Where this plan sits: "" for the workflow, "backfill" for the steps of a foreach."""
 
     @property
     def roots(self) -> tuple[StepPlan, ...]:
         return tuple(s for s in self.steps.values() if not s.depends_on)
+
+    def at(self, path: str) -> Plan:
+        """The plan of the foreach at ``path`` (``backfill`` or ``outer.inner``)."""
+        plan = self
+        for part in path.split(".") if path else ():
+            foreach = plan.steps[part].foreach
+            if foreach is None:
+                raise KeyError(f"step {part!r} is not a foreach")
+            plan = foreach.inner
+        return plan
 
 
 def _seconds(value: Any) -> float | None:
@@ -83,6 +105,8 @@ def _retry_policy(raw: Mapping[str, Any] | None) -> RetryPolicy:
 def _outputs_read(raw: Mapping[str, Any], step_ids: set[str]) -> tuple[str, ...]:
     """The steps whose outputs this step's params and script name (``plan.dates``)."""
     names = {ref.name for _, ref in references(raw.get("params") or {})}
+    if raw.get("foreach"):
+        names |= {ref.name for _, ref in references(raw["foreach"].get("over") or {})}
     if isinstance(raw.get("if"), str):
         names |= {ref.name for _, ref in references(_as_template(raw["if"]))}
     script = raw.get("script")
@@ -95,20 +119,32 @@ def _as_template(condition: str) -> str:
     return condition if "${" in condition else "${ " + condition + " }"
 
 
-def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) -> Plan:
+def compile_plan(
+    workflow_id: str,
+    version: int,
+    definition: Mapping[str, Any],
+    *,
+    path: str = "",
+    outer_ids: frozenset[str] = frozenset(),
+) -> Plan:
     raw_steps: list[Mapping[str, Any]] = list(definition["steps"])
     dependents: dict[str, list[str]] = {str(s["id"]): [] for s in raw_steps}
     for raw in raw_steps:
         for dep in raw.get("depends_on") or ():
             dependents[str(dep)].append(str(raw["id"]))
+    visible = frozenset(dependents) | outer_ids
     steps: dict[str, StepPlan] = {}
     for position, raw in enumerate(raw_steps):
         step_id = str(raw["id"])
-        reads = _outputs_read(raw, set(dependents))
+        foreach = None
+        if raw.get("foreach"):
+            foreach = _compile_foreach(
+                workflow_id, version, definition, raw, f"{path}.{step_id}".lstrip("."), visible
+            )
         steps[step_id] = StepPlan(
             id=step_id,
             position=position,
-            type=str(raw.get("type") or "noop"),
+            type="foreach" if foreach else str(raw.get("type") or "noop"),
             depends_on=tuple(str(d) for d in raw.get("depends_on") or ()),
             dependents=tuple(dependents[step_id]),
             params=dict(raw.get("params") or {}),
@@ -119,13 +155,32 @@ def compile_plan(workflow_id: str, version: int, definition: Mapping[str, Any]) 
             script=raw.get("script"),
             sleep_s=_seconds(raw.get("seconds")),
             condition=raw.get("if"),
-            reads_outputs_of=reads,
+            foreach=foreach,
+            reads_outputs_of=_outputs_read(raw, set(visible)),
         )
     return Plan(
         workflow_id=workflow_id,
         version=version,
         params=dict(definition.get("params") or {}),
         step_concurrency=int(definition.get("step_concurrency") or 20),
-        timeout_s=_seconds(definition.get("timeout")),
+        timeout_s=_seconds(definition.get("timeout")) if not path else None,
         steps=steps,
+        path=path,
     )
+
+
+def _compile_foreach(
+    workflow_id: str,
+    version: int,
+    definition: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    path: str,
+    visible: frozenset[str],
+) -> Foreach:
+    spec = raw["foreach"]
+    inner_definition = {
+        "steps": spec.get("steps") or [],
+        "step_concurrency": definition.get("step_concurrency"),
+    }
+    inner = compile_plan(workflow_id, version, inner_definition, path=path, outer_ids=visible)
+    return Foreach(over=dict(spec["over"]), concurrency=spec.get("concurrency"), inner=inner)

@@ -101,17 +101,36 @@ INSTANCE_COLUMNS = (
     instances.c.created_at,
     instances.c.started_at,
     instances.c.ended_at,
+    instances.c.plan_path,
+    instances.c.iteration,
 )
 
 
 def find_instance(conn: sa.Connection, workflow_id: str, instance_id: int) -> Any:
     row = conn.execute(
         sa.select(*INSTANCE_COLUMNS).where(
-            instances.c.workflow_id == workflow_id, instances.c.instance_id == instance_id
+            instances.c.workflow_id == workflow_id,
+            instances.c.instance_id == instance_id,
+            instances.c.parent_pk.is_(None),
         )
     ).first()
     if row is None:
         raise InstanceNotFound(f"workflow {workflow_id!r} has no instance {instance_id}")
+    return row
+
+
+def find_iteration(conn: sa.Connection, parent_pk: int, step_path: str, iteration: int) -> Any:
+    """An iteration of a foreach step (``backfill``, or ``outer.inner`` through the first
+    iteration... of each enclosing loop is not supported: one level per call)."""
+    row = conn.execute(
+        sa.select(*INSTANCE_COLUMNS).where(
+            instances.c.parent_pk == parent_pk,
+            instances.c.parent_step == step_path,
+            instances.c.iteration == iteration,
+        )
+    ).first()
+    if row is None:
+        raise InstanceNotFound(f"step {step_path!r} has no iteration {iteration}")
     return row
 
 
@@ -120,7 +139,7 @@ def list_instances(
 ) -> list[Any]:
     query = (
         sa.select(*INSTANCE_COLUMNS)
-        .where(instances.c.workflow_id == workflow_id)
+        .where(instances.c.workflow_id == workflow_id, instances.c.parent_pk.is_(None))
         .order_by(instances.c.instance_id.desc())
         .limit(limit)
     )
@@ -144,6 +163,12 @@ def instance_steps(conn: sa.Connection, instance_pk: int) -> list[Any]:
                 steps.c.retry_at,
                 steps.c.started_at,
                 steps.c.ended_at,
+                steps.c.iter_total,
+                steps.c.iter_launched,
+                steps.c.iter_active,
+                steps.c.iter_succeeded,
+                steps.c.iter_failed,
+                steps.c.iter_other,
             )
             .where(steps.c.instance_pk == instance_pk)
             .order_by(steps.c.position)

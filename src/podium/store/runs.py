@@ -36,6 +36,10 @@ class InstanceRow:
     trigger: dict[str, Any]
     created_at: float
     run: int
+    parent_pk: int | None
+    parent_step: str | None
+    iteration: int | None
+    plan_path: str
 
 
 def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
@@ -59,6 +63,10 @@ def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
         instances.c.trigger,
         instances.c.created_at,
         instances.c.run,
+        instances.c.parent_pk,
+        instances.c.parent_step,
+        instances.c.iteration,
+        instances.c.plan_path,
     ).where(instances.c.pk == pk)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -384,3 +392,156 @@ def ready_after_restart(conn: sa.Connection, instance_pk: int) -> list[tuple[str
         )
     ).all()
     return [(r.step_id, r.live_deps) for r in rows]
+
+
+# -- foreach -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoopCounts:
+    total: int
+    launched: int
+    active: int
+    succeeded: int
+    failed: int
+    other: int
+
+    @property
+    def ended(self) -> int:
+        return self.succeeded + self.failed + self.other
+
+
+_LOOP_COLUMNS = (
+    steps.c.iter_total,
+    steps.c.iter_launched,
+    steps.c.iter_active,
+    steps.c.iter_succeeded,
+    steps.c.iter_failed,
+    steps.c.iter_other,
+)
+
+
+def _loop(row: Any) -> LoopCounts:
+    return LoopCounts(*(int(v or 0) for v in row))
+
+
+def begin_foreach(
+    conn: sa.Connection,
+    instance_pk: int,
+    step_id: str,
+    *,
+    params: dict[str, Any],
+    over: dict[str, list[Any]],
+    total: int,
+    now: float,
+) -> None:
+    conn.execute(
+        steps.update()
+        .where(
+            steps.c.instance_pk == instance_pk,
+            steps.c.step_id == step_id,
+            steps.c.status.in_(["CREATED", "PAUSED"]),
+        )
+        .values(
+            status="RUNNING",
+            attempt=steps.c.attempt + 1,
+            params=params,
+            started_at=sa.func.coalesce(steps.c.started_at, now),
+            iter_total=total,
+            iter_over=over,
+            iter_launched=0,
+            iter_active=0,
+            iter_succeeded=0,
+            iter_failed=0,
+            iter_other=0,
+        )
+    )
+
+
+def loop_state(
+    conn: sa.Connection, instance_pk: int, step_id: str
+) -> tuple[LoopCounts, dict[str, list[Any]], dict[str, Any]]:
+    row = conn.execute(
+        sa.select(*_LOOP_COLUMNS, steps.c.iter_over, steps.c.params).where(
+            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
+        )
+    ).one()
+    return _loop(row[:6]), dict(row.iter_over or {}), dict(row.params or {})
+
+
+def take_iterations(conn: sa.Connection, instance_pk: int, step_id: str, count: int) -> None:
+    conn.execute(
+        steps.update()
+        .where(steps.c.instance_pk == instance_pk, steps.c.step_id == step_id)
+        .values(
+            iter_launched=steps.c.iter_launched + count, iter_active=steps.c.iter_active + count
+        )
+    )
+
+
+def iteration_ended(
+    conn: sa.Connection, instance_pk: int, step_id: str, outcome: str
+) -> LoopCounts:
+    """Count one ended iteration (outcome: succeeded, failed or other); the new counts."""
+    column = {"succeeded": steps.c.iter_succeeded, "failed": steps.c.iter_failed}.get(
+        outcome, steps.c.iter_other
+    )
+    row = conn.execute(
+        steps.update()
+        .where(steps.c.instance_pk == instance_pk, steps.c.step_id == step_id)
+        .values({steps.c.iter_active: steps.c.iter_active - 1, column: column + 1})
+        .returning(*_LOOP_COLUMNS)
+    ).one()
+    return _loop(row)
+
+
+def create_iterations(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert the child instances of a batch of iterations; their pks, in order."""
+    result = conn.execute(
+        instances.insert().returning(instances.c.pk, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(r.pk) for r in result.all()]
+
+
+def live_children(conn: sa.Connection, instance_pk: int, step_id: str) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(instances.c.pk).where(
+                instances.c.parent_pk == instance_pk,
+                instances.c.parent_step == step_id,
+                instances.c.status.in_(["CREATED", "IN_PROGRESS", "PAUSED"]),
+            )
+        ).scalars()
+    )
+
+
+def iteration_outputs(
+    conn: sa.Connection, instance_pk: int, step_id: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Each inner step's outputs over the iterations, in iteration order."""
+    rows = conn.execute(
+        sa.select(steps.c.step_id, steps.c.outputs)
+        .select_from(instances.join(steps, steps.c.instance_pk == instances.c.pk))
+        .where(instances.c.parent_pk == instance_pk, instances.c.parent_step == step_id)
+        .order_by(instances.c.iteration, steps.c.position)
+    ).all()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row.step_id, []).append(dict(row.outputs or {}))
+    return found
+
+
+def enclosing_outputs(
+    conn: sa.Connection, parent_pk: int | None, step_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Outputs of steps of the instances enclosing an iteration, the nearest first."""
+    found: dict[str, dict[str, Any]] = {}
+    wanted = list(step_ids)
+    while parent_pk is not None and wanted:
+        for step_id, outputs in step_outputs(conn, parent_pk, wanted).items():
+            found.setdefault(step_id, outputs)
+        wanted = [s for s in wanted if s not in found]
+        parent_pk = conn.execute(
+            sa.select(instances.c.parent_pk).where(instances.c.pk == parent_pk)
+        ).scalar_one_or_none()
+    return found

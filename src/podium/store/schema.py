@@ -54,7 +54,22 @@ instances = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("ended_at", sa.Float, nullable=True),
-    sa.UniqueConstraint("workflow_id", "instance_id", name="uq_instances_workflow_instance"),
+    # A foreach iteration is a child instance: its parent, the foreach step there, its index,
+    # and the path of its steps in the workflow (the foreach's inner steps). Hidden from lists
+    # (its instance_id is the negative of its pk).
+    sa.Column("parent_pk", sa.Integer, nullable=True),
+    sa.Column("parent_step", sa.String(200), nullable=True),
+    sa.Column("iteration", sa.Integer, nullable=True),
+    sa.Column("plan_path", sa.String(400), nullable=False, server_default=""),
+    sa.Index(
+        "uq_instances_workflow_instance",
+        "workflow_id",
+        "instance_id",
+        unique=True,
+        sqlite_where=sa.text("parent_pk IS NULL"),
+        postgresql_where=sa.text("parent_pk IS NULL"),
+    ),
+    sa.Index("ix_instances_parent", "parent_pk", "parent_step", "iteration"),
 )
 
 steps = sa.Table(
@@ -76,6 +91,14 @@ steps = sa.Table(
     sa.Column("retry_at", sa.Float, nullable=True),
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("ended_at", sa.Float, nullable=True),
+    # A foreach step's iterations, counted as they go so reading them never scans them.
+    sa.Column("iter_total", sa.Integer, nullable=True),
+    sa.Column("iter_launched", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("iter_active", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("iter_succeeded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("iter_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("iter_other", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("iter_over", sa.JSON, nullable=True),
     sa.Index("ix_steps_ready", "instance_pk", "ready_seq"),
 )
 

@@ -31,6 +31,7 @@ from podium.engine.states import (
 from podium.expr import Budgets, ExprError, Namespace
 from podium.store import breakpoints, queue, runs
 from podium.store.runs import InstanceRow
+from podium.worker import foreach
 
 PlanLoader = Callable[[sa.Connection, str, int], Plan]
 
@@ -121,6 +122,10 @@ class Advance:
     _outbox: list[dict[str, Any]] = field(default_factory=list)
     _ready: deque[tuple[int, str]] = field(default_factory=deque)
     _resumed: set[tuple[int, str]] = field(default_factory=set)
+    _loops: deque[tuple[int, str]] = field(default_factory=deque)
+    _iterations_launched: int = 0
+    _more_requested: set[tuple[int, str]] = field(default_factory=set)
+    _draining: bool = False
 
     # -- loading and flushing -------------------------------------------------------
 
@@ -130,10 +135,39 @@ class Advance:
             row = runs.lock_instance(self.conn, pk)
             if row is None:
                 return None
-            plan = self.load_plan(self.conn, row.workflow_id, row.version)
+            plan = self.load_plan(self.conn, row.workflow_id, row.version).at(row.plan_path)
             tracked = _Tracked(row, plan, Halt(row.halt) if row.halt else None)
             self._instances[pk] = tracked
         return tracked
+
+    def adopt_child(self, pk: int, values: dict[str, Any], parent: _Tracked) -> None:
+        """Track an instance this transaction just wrote, without reading it back."""
+        row = InstanceRow(
+            pk=pk,
+            workflow_id=values["workflow_id"],
+            instance_id=values["instance_id"],
+            version=values["version"],
+            status=values["status"],
+            params=values["params"],
+            steps_total=0,
+            steps_done=0,
+            steps_active=0,
+            steps_queued=0,
+            ready_seq=0,
+            halt=None,
+            started_at=None,
+            ended_at=None,
+            error=None,
+            trigger=values["trigger"],
+            created_at=values["created_at"],
+            run=1,
+            parent_pk=values["parent_pk"],
+            parent_step=values["parent_step"],
+            iteration=values["iteration"],
+            plan_path=values["plan_path"],
+        )
+        plan = self.load_plan(self.conn, row.workflow_id, row.version).at(row.plan_path)
+        self._instances[pk] = _Tracked(row, plan, None)
 
     def flush(self) -> None:
         """Write everything this transaction decided; the caller commits."""
@@ -241,6 +275,9 @@ class Advance:
                 self.cancels.append(
                     CancelOrder(attempt.attempt_id, attempt.host, attempt.attempt_dir, reason)
                 )
+        for step in t.plan.steps.values():
+            if step.foreach is not None:
+                foreach.stop_iterations(self, t, step.id)
         waiting = breakpoints.paused_steps(self.conn, t.row.pk)
         t.row.steps_active += len(waiting)  # ended below like running steps
         for step_id in [*waiting, *queue.delete_instance_work(self.conn, t.row.pk, _TIMER_KINDS)]:
@@ -257,7 +294,8 @@ class Advance:
         check_instance_transition(InstanceStatus(t.row.status), status)
         t.row.status = status.value
         t.dirty = True
-        self._event(t, None, "instance.status", {"status": status.value})
+        if t.row.parent_pk is None:  # an iteration is summed up by its foreach step
+            self._event(t, None, "instance.status", {"status": status.value})
 
     def _verdict(self, t: _Tracked) -> None:
         row = t.row
@@ -278,16 +316,30 @@ class Advance:
                 "message": _halt_message(t.halt),
             }
         self._set_instance_status(t, status)
+        if row.parent_pk is not None:
+            foreach.iteration_ended(self, t)
+            return
         queue.delete_instance_work(self.conn, row.pk, ("instance_timeout", "stop"))
         self.ended_instances.append((row.workflow_id, row.instance_id, status.value))
 
     # -- steps ----------------------------------------------------------------------
 
     def _drain_ready(self) -> None:
-        while self._ready:
-            pk, step_id = self._ready.popleft()
-            t = self._instances[pk]
-            self._make_ready(t, t.plan.steps[step_id])
+        """Start what became ready, and top up foreach loops, until nothing is left; one
+        loop at the top, so long cascades never recurse."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._ready or self._loops:
+                if self._ready:
+                    pk, step_id = self._ready.popleft()
+                    t = self._instances[pk]
+                    self._make_ready(t, t.plan.steps[step_id])
+                else:
+                    foreach.top_up_loop(self, *self._loops.popleft())
+        finally:
+            self._draining = False
 
     def _make_ready(self, t: _Tracked, step: StepPlan) -> None:
         row = t.row
@@ -312,7 +364,7 @@ class Advance:
     def _begin(self, t: _Tracked, step: StepPlan) -> None:
         pk = t.row.pk
         if step.type == "noop":
-            self._end_step(t, step, StepStatus.SUCCEEDED, outputs={}, attempt=1, started=True)
+            self._noop(t, step)
         elif step.type == "sleep":
             runs.update_step(
                 self.conn,
@@ -335,6 +387,8 @@ class Advance:
             )
         elif step.type in ("script", "python"):
             self.begin_attempt(t, step)
+        elif step.type == "foreach":
+            foreach.begin_foreach(self, t, step)
         else:
             self._end_step(
                 t,
@@ -414,6 +468,18 @@ class Advance:
         self._ready.append((pk, step_id))
         self._drain_ready()
 
+    def _noop(self, t: _Tracked, step: StepPlan) -> None:
+        """A noop ends at once; its params, if it has any, are resolved and kept (a join
+        step that gathers values for people to read)."""
+        extra: dict[str, Any] = {}
+        if step.params:
+            try:
+                extra["params"] = self.prepare(t, step)[0]
+            except ExprError as exc:
+                self._inputs_failed(t, step, 1, exc)
+                return
+        self._end_step(t, step, StepStatus.SUCCEEDED, outputs={}, attempt=1, started=True, **extra)
+
     def _condition_holds(self, t: _Tracked, step: StepPlan) -> bool:
         """Evaluate ``if``; a false one (or one that fails) ends the step at once, without
         taking a slot."""
@@ -431,8 +497,18 @@ class Advance:
         return holds
 
     def _scope(self, t: _Tracked, step: StepPlan) -> dict[str, Any]:
-        upstream = runs.step_outputs(self.conn, t.row.pk, step.reads_outputs_of)
-        return params.step_scope(t.row.params, upstream, run=t.run(), signal=t.signal())
+        """The names ``step``'s expressions see. Inside an iteration, steps outside the
+        foreach are read from the enclosing instances, and ``loop.index`` is its index."""
+        local = [n for n in step.reads_outputs_of if n in t.plan.steps]
+        upstream = runs.step_outputs(self.conn, t.row.pk, local)
+        outer = [n for n in step.reads_outputs_of if n not in t.plan.steps]
+        if outer:
+            upstream = {**runs.enclosing_outputs(self.conn, t.row.parent_pk, outer), **upstream}
+        scope = params.step_scope(t.row.params, upstream, run=t.run(), signal=t.signal())
+        scope.update(foreach.foreach_scope(self, t, tuple(local)))
+        if t.row.iteration is not None:
+            scope.setdefault("loop", Namespace({"index": t.row.iteration}, name="loop"))
+        return scope
 
     def begin_attempt(self, t: _Tracked, step: StepPlan) -> None:
         """Start the step's next attempt (numbers go on across retries and restarts, so an
@@ -447,14 +523,11 @@ class Advance:
         if attempt is None:
             return
         attempt_id = make_attempt_id(row.pk, step.id, attempt)
-        attempt_dir = (
-            self.data_dir
-            / "attempts"
-            / row.workflow_id
-            / str(row.instance_id)
-            / step.id
-            / str(attempt)
-        )
+        attempt_dir = self.data_dir / "attempts" / row.workflow_id / str(row.instance_id)
+        if row.parent_pk is not None:
+            # An iteration shares its instance's number: its pk keeps its directory apart.
+            attempt_dir /= f"{row.plan_path}[{row.iteration}]@{row.pk}"
+        attempt_dir = attempt_dir / step.id / str(attempt)
         deadline = self.now + step.timeout_s if step.timeout_s is not None else None
         runs.add_attempt(
             self.conn,
@@ -611,7 +684,7 @@ class Advance:
         started: bool = False,
         at: float | None = None,
         reason: str | None = None,
-        **counts: int,
+        **columns: Any,
     ) -> None:
         row = t.row
         values: dict[str, Any] = {
@@ -621,7 +694,7 @@ class Advance:
             "error": error,
             "ready_seq": None,
             "retry_at": None,
-            **counts,
+            **columns,
         }
         if attempt is not None:
             values["attempt"] = attempt

@@ -27,6 +27,7 @@ from podium.expr import Budgets, ExprError
 from podium.store import queue, runs
 from podium.store.database import Database
 from podium.store.schema import workers
+from podium.worker import foreach
 from podium.worker.advance import (
     Advance,
     CancelOrder,
@@ -269,6 +270,9 @@ class Worker:
         elif kind == "sleep_done":
             assert item.step_id is not None
             advance.sleep_done(item.instance_pk, item.step_id)
+        elif kind == "foreach_more":
+            assert item.step_id is not None
+            foreach.top_up_loop(advance, item.instance_pk, item.step_id)
         elif kind == "restart":
             advance.restart_instance(item.instance_pk)
         elif kind == "resume":

@@ -1,0 +1,145 @@
+"""Foreach: iterations as child instances, counted on their step, outputs as lists downstream."""
+
+from __future__ import annotations
+
+from tests.support import Podium
+
+BACKFILL = """
+id: loop
+params: {start: 20240101}
+steps:
+  - id: plan
+    type: python
+    outputs: [dates]
+    script: |
+      from podium.job import set_output
+      set_output("dates", [20240101, 20240102, 20240103])
+  - id: backfill
+    depends_on: [plan]
+    foreach:
+      over: {date: "${ plan.dates }", mode: [a, b]}
+      concurrency: 2
+      steps:
+        - id: load
+          type: script
+          outputs: [rows]
+          params: {tag: "${ date }-${ mode }-${ loop.index }"}
+          script: |
+            echo "{\\"rows\\": $(( ${ date } % 100 ))}" > "$PODIUM_OUTPUTS"
+            echo "$PODIUM_PARAM_TAG"
+        - id: after
+          type: noop
+          depends_on: [load]
+  - id: report
+    type: noop
+    depends_on: [backfill]
+    params:
+      rows: "${ backfill.load.rows }"
+      total: "${ sum(backfill.load.rows) }"
+"""
+
+
+def test_a_foreach_runs_every_item_and_hands_its_outputs_on(podium: Podium) -> None:
+    podium.push(BACKFILL)
+    iid = podium.run("loop")
+    doc = podium.wait("loop", iid, timeout_s=60)
+    assert doc["status"] == "SUCCEEDED", doc
+    steps = podium.steps(doc)
+    assert steps["backfill"]["iterations"]["total"] == 6
+    assert steps["backfill"]["iterations"]["succeeded"] == 6
+    assert steps["report"]["params"]["rows"] == [1, 1, 2, 2, 3, 3]
+    assert steps["report"]["params"]["total"] == 12
+    one = podium.client.get(
+        f"/api/v1/workflows/loop/instances/{iid}", params={"step": "backfill", "iteration": 3}
+    ).json()
+    assert one["iteration"] == 3 and one["status"] == "SUCCEEDED"
+    load = {s["id"]: s for s in one["steps"]}["load"]
+    assert load["params"]["tag"] == "20240102-b-3"
+    assert load["outputs"] == {"rows": 2}
+    listed = podium.client.get("/api/v1/workflows/loop/instances").json()["instances"]
+    assert [i["instance_id"] for i in listed] == [iid]
+
+
+def test_nested_foreach_three_by_four(podium: Podium) -> None:
+    podium.push("""
+id: nested
+steps:
+  - id: outer
+    foreach:
+      over: {x: [1, 2, 3]}
+      steps:
+        - id: inner
+          foreach:
+            over: {y: [10, 20, 30, 40]}
+            steps:
+              - id: cell
+                type: python
+                outputs: [v]
+                params: {v: "${ x * y }"}
+                script: |
+                  from podium.job import params, set_output
+                  set_output("v", params()["v"])
+""")
+    iid = podium.run("nested")
+    doc = podium.wait("nested", iid, timeout_s=60)
+    assert doc["status"] == "SUCCEEDED", doc
+    assert podium.steps(doc)["outer"]["iterations"]["succeeded"] == 3
+    second = podium.client.get(
+        f"/api/v1/workflows/nested/instances/{iid}",
+        params={"step": "outer[1].inner", "iteration": 2},
+    ).json()
+    cell = {s["id"]: s for s in second["steps"]}["cell"]
+    assert cell["outputs"] == {"v": 60}
+
+
+def test_a_failed_iteration_fails_the_foreach_after_the_running_ones(podium: Podium) -> None:
+    podium.push("""
+id: failing_loop
+steps:
+  - id: each
+    foreach:
+      over: {n: [1, 2, 3, 4, 5, 6, 7, 8]}
+      concurrency: 2
+      steps:
+        - {id: work, type: script, script: '[ "${ n }" != 3 ]'}
+""")
+    doc = podium.wait("failing_loop", podium.run("failing_loop"), timeout_s=60)
+    each = podium.steps(doc)["each"]
+    assert doc["status"] == "FAILED" and each["status"] == "FAILED"
+    assert each["iterations"]["failed"] == 1
+    assert each["iterations"]["waiting"] > 0  # no new iteration after the failure
+    assert "1 of 8 iterations failed" in each["error"]["message"]
+
+
+def test_on_failure_ignore_runs_every_iteration(podium: Podium) -> None:
+    podium.push("""
+id: tolerant_loop
+steps:
+  - id: each
+    on_failure: ignore
+    foreach:
+      over: {n: [1, 2, 3, 4]}
+      steps:
+        - {id: work, type: script, script: '[ "${ n }" != 2 ]'}
+  - {id: after, type: noop, depends_on: [each]}
+""")
+    doc = podium.wait("tolerant_loop", podium.run("tolerant_loop"), timeout_s=60)
+    steps = podium.steps(doc)
+    assert doc["status"] == "SUCCEEDED"
+    assert steps["each"]["status"] == "COMPLETED_WITH_ERROR"
+    assert steps["each"]["iterations"]["succeeded"] == 3
+    assert steps["after"]["status"] == "SUCCEEDED"
+
+
+def test_an_empty_foreach_succeeds_at_once(podium: Podium) -> None:
+    podium.push("""
+id: empty_loop
+steps:
+  - id: each
+    foreach:
+      over: {n: []}
+      steps:
+        - {id: work, type: noop}
+""")
+    doc = podium.wait("empty_loop", podium.run("empty_loop"))
+    assert podium.steps(doc)["each"]["status"] == "SUCCEEDED"
