@@ -2,6 +2,7 @@
 
 W1: one instance of a chain of 100 ``noop`` steps, trigger to SUCCEEDED (ms per step).
 W1s: one instance of a chain of 20 ``script`` steps (``true``): the cost of a real process step.
+W2: one foreach of 1,000 ``noop`` iterations followed by a join step, trigger to SUCCEEDED.
 W3: 200 instances of a 3-step ``noop`` workflow started at once, until all SUCCEEDED.
 
 Each runs against a real ``podium server`` subprocess (SQLite) and, when PostgreSQL is
@@ -67,12 +68,14 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30)
 
 
 @contextlib.contextmanager
-def podium(db: str, home: Path) -> Iterator[str]:
+def podium(
+    db: str, home: Path, procs: list[subprocess.Popen[bytes]] | None = None
+) -> Iterator[str]:
     env = {**os.environ, "PODIUM_HOME": str(home), "PODIUM_LOG_LEVEL": "WARNING"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cli = [sys.executable, "-m", "podium.cli.main"]
-    procs: list[subprocess.Popen[bytes]] = []
+    procs = [] if procs is None else procs
     try:
         if db == "sqlite":
             procs.append(subprocess.Popen([*cli, "server", "--port", str(port)], env=env))
@@ -118,6 +121,28 @@ def chain(client: httpx.Client, n: int, step_type: str, repeat: int) -> list[flo
     return per_step
 
 
+FOREACH_YAML = """
+id: {wf}
+steps:
+  - id: each
+    foreach:
+      over: {{i: "${{ range({n}) }}"}}
+      steps:
+        - {{id: work, type: noop}}
+  - {{id: join, type: noop, depends_on: [each]}}
+"""
+
+
+def foreach_join(client: httpx.Client, iterations: int, timeout_s: float = 120) -> float:
+    wf = f"w2_{uuid.uuid4().hex[:6]}"
+    yaml = FOREACH_YAML.format(wf=wf, n=iterations)
+    client.post("/api/v1/workflows", json={"yaml": yaml}).raise_for_status()
+    iid = client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"]
+    doc = wait_done(client, wf, iid, timeout_s=timeout_s)
+    assert doc["status"] == "SUCCEEDED", doc
+    return ts(str(doc["ended_at"])) - ts(str(doc["created_at"]))
+
+
 def fan(client: httpx.Client, instances: int) -> float:
     wf = f"w3_{uuid.uuid4().hex[:6]}"
     client.post("/api/v1/workflows", json={"yaml": chain_yaml(wf, 3, "noop")}).raise_for_status()
@@ -159,11 +184,13 @@ def measure(db: str, repeat: int) -> dict[str, str]:
         chain(client, 20, "noop", 1)  # warm up: plan cache, connections
         w1 = chain(client, 100, "noop", repeat)
         w1s = chain(client, 20, "script", max(1, repeat // 2))
+        w2 = statistics.median(foreach_join(client, 1000) for _ in range(3))
         w3 = fan(client, 200)
     return {
         "W1 ms/step (median)": f"{statistics.median(w1):.2f}",
         "W1 ms/step (min-max)": f"{min(w1):.2f}-{max(w1):.2f}",
         "W1s script ms/step (median)": f"{statistics.median(w1s):.1f}",
+        "W2 foreach 1,000 + join (s, median of 3)": f"{w2:.2f}",
         "W3 200 instances (s)": f"{w3:.2f}",
     }
 

@@ -143,3 +143,28 @@ steps:
 """)
     doc = podium.wait("empty_loop", podium.run("empty_loop"))
     assert podium.steps(doc)["each"]["status"] == "SUCCEEDED"
+
+
+def test_a_restart_reruns_the_foreach_and_keeps_the_old_iterations_apart(podium: Podium) -> None:
+    podium.push("""
+id: loop_again
+params: {bad: 3}
+steps:
+  - id: each
+    foreach:
+      over: {n: [1, 2, 3, 4]}
+      steps:
+        - {id: work, type: python, outputs: [n], script: "from podium.job import params, set_output\\nassert params()['n'] != params()['bad']\\nset_output('n', params()['n'])"}
+  - {id: total, type: noop, depends_on: [each], params: {ns: "${ each.work.n }"}}
+""")
+    iid = podium.run("loop_again")
+    assert podium.wait("loop_again", iid, timeout_s=60)["status"] == "FAILED"
+    response = podium.client.post(
+        f"/api/v1/workflows/loop_again/instances/{iid}/restart", json={"params": {"bad": 0}}
+    )
+    assert response.status_code == 200, response.text
+    doc = podium.wait("loop_again", iid, timeout_s=60)
+    steps = podium.steps(doc)
+    assert doc["status"] == "SUCCEEDED"
+    assert steps["each"]["iterations"]["succeeded"] == 4
+    assert steps["total"]["params"]["ns"] == [1, 2, 3, 4]

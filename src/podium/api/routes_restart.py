@@ -46,6 +46,7 @@ def restart(
             steps_done=len(plan.steps) - len(decided.reset),
             reset={s: (decided.pending_deps[s], decided.live_deps[s]) for s in decided.reset},
             terminal=[s.value for s in TERMINAL_INSTANCE],
+            loops=[s for s in decided.reset if plan.steps[s].foreach is not None],
         )
         if run is None:
             raise Conflict(f"instance {instance_id} of {workflow_id!r} is already running again")

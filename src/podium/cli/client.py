@@ -134,6 +134,12 @@ class PodiumClient:
     def instance(self, workflow_id: str, instance_id: str) -> dict[str, Any]:
         return self.get(self._instance_path(workflow_id, instance_id))
 
+    def iteration(
+        self, workflow_id: str, instance_id: str, step_id: str, iteration: int
+    ) -> dict[str, Any]:
+        path = self._instance_path(workflow_id, instance_id)
+        return self.get(path, {"step": step_id, "iteration": iteration})
+
     def delete(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._request("DELETE", path, params=params)
 

@@ -161,15 +161,35 @@ def instances(workflow_id: str, limit: int, as_json: bool) -> None:
     help="Also show what happened, event by event (statuses, attempts, retries, milestones).",
 )
 @click.option(
-    "--step", "step_id", metavar="STEP", help="Only this step's events (implies --timeline)."
+    "--step",
+    "step_id",
+    metavar="STEP",
+    help="With --iteration, that iteration of foreach STEP (outer[2].inner when nested); "
+    "else only STEP's events (implies --timeline).",
 )
+@click.option("--iteration", type=click.IntRange(min=0), help="An iteration of the foreach --step.")
 @json_option
 @server_option
 def status(
-    workflow_id: str, instance_id: str, with_timeline: bool, step_id: str | None, as_json: bool
+    workflow_id: str,
+    instance_id: str,
+    with_timeline: bool,
+    step_id: str | None,
+    iteration: int | None,
+    as_json: bool,
 ) -> None:
-    """Show an instance and its steps."""
+    """Show an instance and its steps (or one iteration of a foreach step)."""
     client = current_client()
+    if iteration is not None:
+        if step_id is None:
+            raise CliError("--iteration needs --step, the foreach step", exit_code=2)
+        document = client.iteration(workflow_id, instance_id, step_id, iteration)
+        if as_json:
+            print_json(document)
+        else:
+            stdout_console().print(f"iteration {iteration} of {step_id}:", markup=False)
+            print_status(document, workflow_id, instance_id)
+        return
     document = client.instance(workflow_id, instance_id)
     events = None
     if with_timeline or step_id is not None:

@@ -338,6 +338,7 @@ def begin_new_run(
     steps_done: int,
     reset: Mapping[str, tuple[int, int]],
     terminal: Iterable[str],
+    loops: Sequence[str] = (),
 ) -> int | None:
     """Start the next run of an ended instance: reset the steps named in ``reset`` (to wait
     for (pending, live) dependencies) and keep the others. Returns the new run number, or
@@ -378,6 +379,13 @@ def begin_new_run(
         ),
         [{"sid": s, "pending": p, "live": lv} for s, (p, lv) in reset.items()],
     )
+    if loops:
+        # The earlier run's iterations stay as history, no longer counted as this run's.
+        conn.execute(
+            instances.update()
+            .where(instances.c.parent_pk == instance_pk, instances.c.parent_step.in_(list(loops)))
+            .values(parent_step=instances.c.parent_step + f"@run{run - 1}")
+        )
     return int(run)
 
 
@@ -397,7 +405,7 @@ def ready_after_restart(conn: sa.Connection, instance_pk: int) -> list[tuple[str
 # -- foreach -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoopCounts:
     total: int
     launched: int
@@ -469,30 +477,19 @@ def loop_state(
     return _loop(row[:6]), dict(row.iter_over or {}), dict(row.params or {})
 
 
-def take_iterations(conn: sa.Connection, instance_pk: int, step_id: str, count: int) -> None:
+def save_loop(conn: sa.Connection, instance_pk: int, step_id: str, counts: LoopCounts) -> None:
+    """Write a foreach step's counts (kept in memory while a transaction advances it)."""
     conn.execute(
         steps.update()
         .where(steps.c.instance_pk == instance_pk, steps.c.step_id == step_id)
         .values(
-            iter_launched=steps.c.iter_launched + count, iter_active=steps.c.iter_active + count
+            iter_launched=counts.launched,
+            iter_active=counts.active,
+            iter_succeeded=counts.succeeded,
+            iter_failed=counts.failed,
+            iter_other=counts.other,
         )
     )
-
-
-def iteration_ended(
-    conn: sa.Connection, instance_pk: int, step_id: str, outcome: str
-) -> LoopCounts:
-    """Count one ended iteration (outcome: succeeded, failed or other); the new counts."""
-    column = {"succeeded": steps.c.iter_succeeded, "failed": steps.c.iter_failed}.get(
-        outcome, steps.c.iter_other
-    )
-    row = conn.execute(
-        steps.update()
-        .where(steps.c.instance_pk == instance_pk, steps.c.step_id == step_id)
-        .values({steps.c.iter_active: steps.c.iter_active - 1, column: column + 1})
-        .returning(*_LOOP_COLUMNS)
-    ).one()
-    return _loop(row)
 
 
 def create_iterations(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:

@@ -30,7 +30,7 @@ from podium.engine.states import (
 )
 from podium.expr import Budgets, ExprError, Namespace
 from podium.store import breakpoints, queue, runs
-from podium.store.runs import InstanceRow
+from podium.store.runs import InstanceRow, LoopCounts
 from podium.worker import foreach
 
 PlanLoader = Callable[[sa.Connection, str, int], Plan]
@@ -126,6 +126,9 @@ class Advance:
     _iterations_launched: int = 0
     _more_requested: set[tuple[int, str]] = field(default_factory=set)
     _draining: bool = False
+    loops: dict[tuple[int, str], tuple[LoopCounts, dict[str, Any], dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     # -- loading and flushing -------------------------------------------------------
 
@@ -172,6 +175,8 @@ class Advance:
     def flush(self) -> None:
         """Write everything this transaction decided; the caller commits."""
         self._drain_ready()
+        for (pk, step_id), (counts, _, _) in self.loops.items():
+            runs.save_loop(self.conn, pk, step_id, counts)
         for tracked in self._instances.values():
             if tracked.dirty:
                 tracked.row.halt = tracked.halt.value if tracked.halt else None

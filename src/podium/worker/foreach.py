@@ -60,7 +60,7 @@ def top_up_loop(a: Advance, pk: int, step_id: str) -> None:
         return
     step = t.plan.steps[step_id]
     assert step.foreach is not None
-    counts, over, own = runs.loop_state(a.conn, pk, step_id)
+    counts, over, own = loop_state(a, pk, step_id)
     failing = t.halt is not None or (counts.failed > 0 and step.on_failure != "ignore")
     if not failing and counts.launched < counts.total:
         limit = step.foreach.concurrency or t.plan.step_concurrency
@@ -104,11 +104,24 @@ def _launch_iterations(
         for index in range(first, first + count)
     ]
     pks = runs.create_iterations(a.conn, children)
-    runs.take_iterations(a.conn, row.pk, step.id, count)
+    counts = loop_state(a, row.pk, step.id)[0]
+    counts.launched += count
+    counts.active += count
     a._iterations_launched += count
     for pk, child in zip(pks, children, strict=True):
         a.adopt_child(pk, child, t)
         a.start_instance(pk)
+
+
+def loop_state(
+    a: Advance, pk: int, step_id: str
+) -> tuple[runs.LoopCounts, dict[str, list[Any]], dict[str, Any]]:
+    """A foreach step's counts, read once per transaction and written back by ``flush``."""
+    key = (pk, step_id)
+    state = a.loops.get(key)
+    if state is None:
+        state = a.loops[key] = runs.loop_state(a.conn, pk, step_id)
+    return state
 
 
 def _continue_later(a: Advance, pk: int, step_id: str) -> None:
@@ -132,7 +145,14 @@ def iteration_ended(a: Advance, child: _Tracked) -> None:
         InstanceStatus.FAILED.value: "failed",
         InstanceStatus.TIMED_OUT.value: "failed",
     }.get(row.status, "other")
-    runs.iteration_ended(a.conn, parent.row.pk, step.id, outcome)
+    counts = loop_state(a, parent.row.pk, step.id)[0]
+    counts.active -= 1
+    if outcome == "succeeded":
+        counts.succeeded += 1
+    elif outcome == "failed":
+        counts.failed += 1
+    else:
+        counts.other += 1
     if outcome == "failed" and step.on_failure == "fail_fast":
         stop_iterations(a, parent, step.id)
     a._loops.append((parent.row.pk, step.id))

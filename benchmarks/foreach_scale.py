@@ -1,0 +1,94 @@
+"""One foreach of 100,000 ``noop`` iterations on a real server: time to SUCCEEDED, the
+server's peak memory, and how long ``podium status`` of that instance takes. Prints a table.
+
+    python benchmarks/foreach_scale.py [--iterations 100000] [--pg-url URL] [--no-pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import FOREACH_YAML, drop_pg_database, fresh_pg_database, podium, ts, wait_done
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(db: str, iterations: int) -> dict[str, str]:
+    procs: list[subprocess.Popen[bytes]] = []
+    with (
+        tempfile.TemporaryDirectory() as home,
+        podium(db, Path(home), procs) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        wf = f"scale_{uuid.uuid4().hex[:6]}"
+        client.post(
+            "/api/v1/workflows", json={"yaml": FOREACH_YAML.format(wf=wf, n=iterations)}
+        ).raise_for_status()
+        iid = client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"]
+        doc = wait_done(client, wf, iid, timeout_s=1800)
+        assert doc["status"] == "SUCCEEDED", doc["status"]
+        took = ts(str(doc["ended_at"])) - ts(str(doc["created_at"]))
+        status_s = []
+        for _ in range(5):
+            started = time.perf_counter()
+            client.get(f"/api/v1/workflows/{wf}/instances/{iid}").raise_for_status()
+            status_s.append(time.perf_counter() - started)
+        # The engine runs in the server (SQLite) or in the worker (PostgreSQL): the last one.
+        memory = peak_rss_mb(procs[-1].pid)
+    return {
+        "iterations": f"{iterations:,}",
+        "trigger to SUCCEEDED (s)": f"{took:.1f}",
+        "iterations per second": f"{iterations / took:,.0f}",
+        "engine process peak memory (MB)": f"{memory:.0f}",
+        "status of that instance (ms, median of 5)": f"{statistics.median(status_s) * 1000:.0f}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--iterations", type=int, default=100_000)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "PODIUM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+    results = {"SQLite": measure("sqlite", args.iterations)}
+    if not args.no_pg:
+        db = fresh_pg_database(args.pg_url)
+        try:
+            results["PostgreSQL"] = measure(db, args.iterations)
+        finally:
+            drop_pg_database(args.pg_url, db)
+    print(
+        f"# foreach at scale, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
+        f"{os.cpu_count()} cores"
+    )
+    names = list(results)
+    print("| figure | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for key in results[names[0]]:
+        print(f"| {key} | " + " | ".join(results[n][key] for n in names) + " |")
+
+
+if __name__ == "__main__":
+    main()
