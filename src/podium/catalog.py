@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
 
 from podium.definition import (
     Workflow,
@@ -13,7 +16,7 @@ from podium.definition import (
     load_workflow,
     unsupported_features,
 )
-from podium.errors import InvalidInput, NotSupportedYet, WorkflowNotFound
+from podium.errors import InvalidDefinition, InvalidInput, NotSupportedYet, WorkflowNotFound
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
 
@@ -52,6 +55,7 @@ def push_workflow(
     check_runnable(wf)
     text = canonical_yaml(wf)
     with db.transaction() as conn:
+        check_subworkflow_cycles(conn, wf)
         if skip_unchanged:
             try:
                 current = store_workflows.get_workflow(conn, wf.id)
@@ -74,6 +78,54 @@ def push_workflow(
             now=now,
         )
     return Pushed(wf.id, version, active, True)
+
+
+def _called(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """(location, workflow) of every subworkflow a definition calls."""
+    found = []
+    for index, step in enumerate(definition.get("steps") or []):
+        if step.get("subworkflow"):
+            found.append((f"steps[{index}].subworkflow", str(step["subworkflow"]["workflow"])))
+        for inner, sub in _called({"steps": (step.get("foreach") or {}).get("steps") or []}):
+            found.append((f"steps[{index}].foreach.{inner}", sub))
+    return found
+
+
+def check_subworkflow_cycles(conn: sa.Connection, wf: Workflow) -> None:
+    """Refuse a workflow that would call itself through its subworkflows (as they are
+    stored now: their active versions, else their latest)."""
+    problems = []
+    for location, called in _called(definition_json(wf)):
+        path = _path_back(conn, called, wf.id, [wf.id, called], set())
+        if path:
+            message = f"subworkflow cycle: {' -> '.join(path)}; a workflow cannot call itself"
+            problems.append({"location": location, "message": message})
+    if problems:
+        raise InvalidDefinition(
+            f"workflow {wf.id!r} would call itself; nothing was stored", problems
+        )
+
+
+def _path_back(
+    conn: sa.Connection, current: str, target: str, path: list[str], seen: set[str]
+) -> list[str] | None:
+    if current == target:
+        return path
+    if current in seen:
+        return None
+    seen.add(current)
+    try:
+        row = store_workflows.get_workflow(conn, current)
+    except WorkflowNotFound:
+        return None
+    definition = store_workflows.get_version(
+        conn, current, row.active_version or row.latest_version
+    ).definition
+    for _, called in _called(definition):
+        found = _path_back(conn, called, target, [*path, called], seen)
+        if found:
+            return found
+    return None
 
 
 def workflow_files(paths: list[Path]) -> list[Path]:

@@ -22,8 +22,11 @@ def expression_problems(wf: Workflow) -> list[Problem]:
     problems = _workflow_param_problems(wf.params)
     ancestors = _ancestors(wf.steps)
     # A foreach hands on its inner steps' outputs as lists: backfill.load.rows.
-    outputs = {
-        s.id: [inner.id for inner in s.foreach.steps or []] if s.foreach else list(s.outputs)
+    # A subworkflow hands on its steps' outputs, which its own workflow declares: None here.
+    outputs: dict[str, list[str] | None] = {
+        s.id: [inner.id for inner in s.foreach.steps or []]
+        if s.foreach
+        else (None if s.subworkflow else list(s.outputs))
         for s in wf.steps
     }
     for index, step in enumerate(wf.steps):
@@ -50,7 +53,7 @@ def _step_problems(
     base: str,
     wf: Workflow,
     upstream: set[str],
-    outputs: Mapping[str, list[str]],
+    outputs: Mapping[str, list[str] | None],
 ) -> list[Problem]:
     step_ids = set(outputs)
     names = RUN_NAMES | set(wf.params) | step_ids
@@ -91,7 +94,7 @@ def _step_reference_problems(
     step: Step,
     location: str,
     upstream: set[str],
-    outputs: Mapping[str, list[str]],
+    outputs: Mapping[str, list[str] | None],
     shadowed: set[str],
 ) -> list[Problem]:
     problems = []
@@ -105,7 +108,7 @@ def _step_reference_problems(
 
 
 def _output_read_problem(
-    ref: Reference, reader: str, upstream: set[str], declared: list[str]
+    ref: Reference, reader: str, upstream: set[str], declared: list[str] | None
 ) -> str | None:
     if ref.name == reader:
         return f"step {reader!r} cannot read its own outputs"
@@ -116,6 +119,8 @@ def _output_read_problem(
         )
     if ref.attribute is None:
         return f"read one output of step {ref.name!r}: {ref.name}.NAME"
+    if declared is None:
+        return None
     if ref.attribute not in declared:
         if not declared:
             return (

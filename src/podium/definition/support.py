@@ -18,7 +18,7 @@ NOT_YET_SUPPORTED: frozenset[str] = frozenset(
         "trigger",
         "run_strategy",
         "concurrency",
-        "subworkflow",
+        "foreach_subworkflow",
         "wait_for",
         "emits",
         "step_tags",
@@ -33,7 +33,8 @@ _REASONS: dict[str, str] = {
     "concurrency": "instance concurrency limits arrive with run strategies",
     "if": "conditions arrive with expressions in a later release",
     "foreach": "foreach arrives in a later release",
-    "subworkflow": "subworkflows arrive in a later release",
+    "foreach_subworkflow": "a subworkflow per foreach iteration arrives in a later release; "
+    "use inner steps",
     "wait_for": "signals arrive in a later release",
     "emits": "signals arrive in a later release",
     "step_tags": "concurrency tags arrive in a later release",
@@ -84,7 +85,7 @@ def _step_features(step: Step, loc: tuple[str | int, ...]) -> list[tuple[str, st
     if step.foreach is not None:
         if step.foreach.subworkflow is not None:
             where = format_location((*loc, "foreach", "subworkflow"))
-            found.append(("subworkflow", where, "subworkflow"))
+            found.append(("foreach_subworkflow", where, "subworkflow"))
         for index, inner in enumerate(step.foreach.steps or []):
             found += _step_features(inner, (*loc, "foreach", "steps", index))
     for where in _expression_params(step.params, (*loc, "params")):

@@ -40,8 +40,16 @@ class StepPlan:
     condition: str | None = None
     """The ``if`` expression; false skips the step."""
     foreach: Foreach | None = None
+    subworkflow: SubworkflowRef | None = None
     reads_outputs_of: tuple[str, ...] = ()
     """Upstream steps whose outputs the params or the script read (loaded when it starts)."""
+
+
+@dataclass(frozen=True)
+class SubworkflowRef:
+    workflow: str
+    version: str | int
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ def _outputs_read(raw: Mapping[str, Any], step_ids: set[str]) -> tuple[str, ...]
     names = {ref.name for _, ref in references(raw.get("params") or {})}
     if raw.get("foreach"):
         names |= {ref.name for _, ref in references(raw["foreach"].get("over") or {})}
+    if raw.get("subworkflow"):
+        names |= {ref.name for _, ref in references(raw["subworkflow"].get("params") or {})}
     if isinstance(raw.get("if"), str):
         names |= {ref.name for _, ref in references(_as_template(raw["if"]))}
     script = raw.get("script")
@@ -137,6 +147,14 @@ def compile_plan(
     for position, raw in enumerate(raw_steps):
         step_id = str(raw["id"])
         foreach = None
+        subworkflow = None
+        if raw.get("subworkflow"):
+            spec = raw["subworkflow"]
+            subworkflow = SubworkflowRef(
+                workflow=str(spec["workflow"]),
+                version=spec.get("version") or "active",
+                params=dict(spec.get("params") or {}),
+            )
         if raw.get("foreach"):
             foreach = _compile_foreach(
                 workflow_id, version, definition, raw, f"{path}.{step_id}".lstrip("."), visible
@@ -144,7 +162,7 @@ def compile_plan(
         steps[step_id] = StepPlan(
             id=step_id,
             position=position,
-            type="foreach" if foreach else str(raw.get("type") or "noop"),
+            type=_step_type(raw, foreach, subworkflow),
             depends_on=tuple(str(d) for d in raw.get("depends_on") or ()),
             dependents=tuple(dependents[step_id]),
             params=dict(raw.get("params") or {}),
@@ -156,6 +174,7 @@ def compile_plan(
             sleep_s=_seconds(raw.get("seconds")),
             condition=raw.get("if"),
             foreach=foreach,
+            subworkflow=subworkflow,
             reads_outputs_of=_outputs_read(raw, set(visible)),
         )
     return Plan(
@@ -167,6 +186,16 @@ def compile_plan(
         steps=steps,
         path=path,
     )
+
+
+def _step_type(
+    raw: Mapping[str, Any], foreach: Foreach | None, subworkflow: SubworkflowRef | None
+) -> str:
+    if foreach is not None:
+        return "foreach"
+    if subworkflow is not None:
+        return "subworkflow"
+    return str(raw.get("type") or "noop")
 
 
 def _compile_foreach(

@@ -111,7 +111,7 @@ def find_instance(conn: sa.Connection, workflow_id: str, instance_id: int) -> An
         sa.select(*INSTANCE_COLUMNS).where(
             instances.c.workflow_id == workflow_id,
             instances.c.instance_id == instance_id,
-            instances.c.parent_pk.is_(None),
+            instances.c.iteration.is_(None),
         )
     ).first()
     if row is None:
@@ -139,7 +139,7 @@ def list_instances(
 ) -> list[Any]:
     query = (
         sa.select(*INSTANCE_COLUMNS)
-        .where(instances.c.workflow_id == workflow_id, instances.c.parent_pk.is_(None))
+        .where(instances.c.workflow_id == workflow_id, instances.c.iteration.is_(None))
         .order_by(instances.c.instance_id.desc())
         .limit(limit)
     )

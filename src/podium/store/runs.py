@@ -542,3 +542,34 @@ def enclosing_outputs(
             sa.select(instances.c.parent_pk).where(instances.c.pk == parent_pk)
         ).scalar_one_or_none()
     return found
+
+
+def create_child_instance(
+    conn: sa.Connection,
+    *,
+    workflow_id: str,
+    instance_id: int,
+    version: int,
+    params: dict[str, Any],
+    trigger: dict[str, Any],
+    parent_pk: int,
+    parent_step: str,
+    now: float,
+) -> int:
+    """An instance of a workflow started by a step of another instance."""
+    pk = conn.execute(
+        instances.insert()
+        .values(
+            workflow_id=workflow_id,
+            instance_id=instance_id,
+            version=version,
+            status="CREATED",
+            params=params,
+            trigger=trigger,
+            created_at=now,
+            parent_pk=parent_pk,
+            parent_step=parent_step,
+        )
+        .returning(instances.c.pk)
+    ).scalar_one()
+    return int(pk)

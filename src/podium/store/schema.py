@@ -54,9 +54,10 @@ instances = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("ended_at", sa.Float, nullable=True),
-    # A foreach iteration is a child instance: its parent, the foreach step there, its index,
-    # and the path of its steps in the workflow (the foreach's inner steps). Hidden from lists
-    # (its instance_id is the negative of its pk).
+    # A child instance: its parent and the step there that started it. A foreach iteration
+    # also has its index and the path of its steps in the workflow (the foreach's inner
+    # steps); it shares its parent's instance_id and is hidden from lists. A subworkflow's
+    # instance is an instance of its own workflow, numbered and listed there.
     sa.Column("parent_pk", sa.Integer, nullable=True),
     sa.Column("parent_step", sa.String(200), nullable=True),
     sa.Column("iteration", sa.Integer, nullable=True),
@@ -66,8 +67,8 @@ instances = sa.Table(
         "workflow_id",
         "instance_id",
         unique=True,
-        sqlite_where=sa.text("parent_pk IS NULL"),
-        postgresql_where=sa.text("parent_pk IS NULL"),
+        sqlite_where=sa.text("iteration IS NULL"),
+        postgresql_where=sa.text("iteration IS NULL"),
     ),
     sa.Index("ix_instances_parent", "parent_pk", "parent_step", "iteration"),
 )

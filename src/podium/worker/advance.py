@@ -31,7 +31,7 @@ from podium.engine.states import (
 from podium.expr import Budgets, ExprError, Namespace
 from podium.store import breakpoints, queue, runs
 from podium.store.runs import InstanceRow, LoopCounts
-from podium.worker import foreach
+from podium.worker import foreach, subworkflow
 
 PlanLoader = Callable[[sa.Connection, str, int], Plan]
 
@@ -281,7 +281,7 @@ class Advance:
                     CancelOrder(attempt.attempt_id, attempt.host, attempt.attempt_dir, reason)
                 )
         for step in t.plan.steps.values():
-            if step.foreach is not None:
+            if step.foreach is not None or step.subworkflow is not None:
                 foreach.stop_iterations(self, t, step.id)
         waiting = breakpoints.paused_steps(self.conn, t.row.pk)
         t.row.steps_active += len(waiting)  # ended below like running steps
@@ -299,7 +299,7 @@ class Advance:
         check_instance_transition(InstanceStatus(t.row.status), status)
         t.row.status = status.value
         t.dirty = True
-        if t.row.parent_pk is None:  # an iteration is summed up by its foreach step
+        if t.row.iteration is None:  # an iteration is summed up by its foreach step
             self._event(t, None, "instance.status", {"status": status.value})
 
     def _verdict(self, t: _Tracked) -> None:
@@ -321,9 +321,11 @@ class Advance:
                 "message": _halt_message(t.halt),
             }
         self._set_instance_status(t, status)
-        if row.parent_pk is not None:
+        if row.iteration is not None:
             foreach.iteration_ended(self, t)
             return
+        if row.parent_pk is not None:
+            subworkflow.subworkflow_ended(self, t)
         queue.delete_instance_work(self.conn, row.pk, ("instance_timeout", "stop"))
         self.ended_instances.append((row.workflow_id, row.instance_id, status.value))
 
@@ -394,6 +396,8 @@ class Advance:
             self.begin_attempt(t, step)
         elif step.type == "foreach":
             foreach.begin_foreach(self, t, step)
+        elif step.type == "subworkflow":
+            subworkflow.begin_subworkflow(self, t, step)
         else:
             self._end_step(
                 t,
@@ -511,6 +515,7 @@ class Advance:
             upstream = {**runs.enclosing_outputs(self.conn, t.row.parent_pk, outer), **upstream}
         scope = params.step_scope(t.row.params, upstream, run=t.run(), signal=t.signal())
         scope.update(foreach.foreach_scope(self, t, tuple(local)))
+        scope.update(subworkflow.subworkflow_scope(self, t, tuple(local)))
         if t.row.iteration is not None:
             scope.setdefault("loop", Namespace({"index": t.row.iteration}, name="loop"))
         return scope

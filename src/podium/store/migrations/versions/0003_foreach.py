@@ -29,8 +29,8 @@ def upgrade() -> None:
             "uq_instances_workflow_instance",
             ["workflow_id", "instance_id"],
             unique=True,
-            sqlite_where=sa.text("parent_pk IS NULL"),
-            postgresql_where=sa.text("parent_pk IS NULL"),
+            sqlite_where=sa.text("iteration IS NULL"),
+            postgresql_where=sa.text("iteration IS NULL"),
         )
         batch_op.create_index(
             "ix_instances_parent", ["parent_pk", "parent_step", "iteration"], unique=False
@@ -73,8 +73,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_instances_parent")
         batch_op.drop_index(
             "uq_instances_workflow_instance",
-            sqlite_where=sa.text("parent_pk IS NULL"),
-            postgresql_where=sa.text("parent_pk IS NULL"),
+            sqlite_where=sa.text("iteration IS NULL"),
+            postgresql_where=sa.text("iteration IS NULL"),
         )
         batch_op.create_unique_constraint(
             batch_op.f("uq_instances_workflow_instance"), ["workflow_id", "instance_id"]

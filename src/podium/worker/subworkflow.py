@@ -1,0 +1,158 @@
+"""Subworkflow steps: the step starts an instance of another workflow and ends with it.
+
+The child is an instance of its own workflow (numbered, listed and followed there), linked
+both ways: its trigger names the parent, the parent step's params name the child. Depth is
+limited so that a workflow calling itself cannot run away.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from podium.engine import params
+from podium.engine.plan import StepPlan
+from podium.engine.states import ErrorKind, InstanceStatus, StepStatus
+from podium.errors import PodiumError
+from podium.expr import ExprError, Namespace, resolve
+from podium.store import instances as store_instances
+from podium.store import runs
+
+if TYPE_CHECKING:
+    from podium.worker.advance import Advance, _Tracked
+
+MAX_DEPTH = 10
+
+
+def begin_subworkflow(a: Advance, t: _Tracked, step: StepPlan) -> None:
+    assert step.subworkflow is not None
+    ref = step.subworkflow
+    depth = int(t.row.trigger.get("depth", 0)) + 1
+    try:
+        if depth > MAX_DEPTH:
+            raise ExprError(
+                f"subworkflow depth limit ({MAX_DEPTH}) reached: {ref.workflow!r} would run "
+                f"{depth} levels deep; does a workflow call itself?"
+            )
+        scope = a._scope(t, step)
+        params.resolve_step_params(step.params, scope, a.budgets)
+        overrides = resolve(dict(ref.params), scope, a.budgets)
+        child_pk, child_id, version = _create_child(a, t, step, overrides, depth)
+    except (ExprError, PodiumError) as exc:
+        a._inputs_failed(t, step, 1, ExprError(f"subworkflow: {exc.message}"))
+        return
+    link = {
+        "workflow": ref.workflow,
+        "version": version,
+        "instance_id": child_id,
+        "params": overrides,
+    }
+    runs.update_step(
+        a.conn,
+        t.row.pk,
+        step.id,
+        expect=("CREATED", "PAUSED"),
+        status=StepStatus.RUNNING,
+        attempt=1,
+        params=link,
+        started_at=a.now,
+    )
+    a._event(t, step.id, "step.status", {"status": "RUNNING", "subworkflow": link})
+    a.start_instance(child_pk)
+
+
+def _create_child(
+    a: Advance, t: _Tracked, step: StepPlan, overrides: dict[str, Any], depth: int
+) -> tuple[int, int, int]:
+    assert step.subworkflow is not None
+    ref = step.subworkflow
+    numbered = store_instances.number_instance(a.conn, ref.workflow)
+    version = _version(numbered, ref.version)
+    plan = a.load_plan(a.conn, ref.workflow, version)
+    trigger = {
+        "type": "subworkflow",
+        "depth": depth,
+        "parent": {
+            "workflow_id": t.row.workflow_id,
+            "instance_id": t.row.instance_id,
+            "step_id": step.id,
+        },
+    }
+    run = params.run_namespace(
+        workflow_id=ref.workflow,
+        instance_id=numbered.instance_id,
+        version=version,
+        trigger=trigger,
+        at=a.now,
+    )
+    resolved = params.resolve_run_params(
+        plan.params,
+        overrides,
+        run=run,
+        signal=params.signal_namespace(trigger),
+        budgets=a.budgets,
+    )
+    pk = runs.create_child_instance(
+        a.conn,
+        workflow_id=ref.workflow,
+        instance_id=numbered.instance_id,
+        version=version,
+        params=resolved,
+        trigger=trigger,
+        parent_pk=t.row.pk,
+        parent_step=step.id,
+        now=a.now,
+    )
+    return pk, numbered.instance_id, version
+
+
+def _version(numbered: store_instances.Numbered, wanted: str | int) -> int:
+    if wanted == "latest":
+        return numbered.latest_version
+    if wanted == "active":
+        if numbered.active_version is None:
+            raise ExprError(f"workflow {numbered.workflow_id!r} is inactive: activate it")
+        return numbered.active_version
+    number = int(wanted)
+    if not 1 <= number <= numbered.latest_version:
+        raise ExprError(f"workflow {numbered.workflow_id!r} has no version {number}")
+    return number
+
+
+def subworkflow_ended(a: Advance, child: _Tracked) -> None:
+    """The child ended: its parent step ends with it, its steps' outputs handed on."""
+    row = child.row
+    assert row.parent_pk is not None and row.parent_step is not None
+    parent = a.instance(row.parent_pk)
+    if parent is None:
+        return
+    step = parent.plan.steps[row.parent_step]
+    outputs = runs.step_outputs(a.conn, row.pk, list(child.plan.steps))
+    kept = {step_id: values for step_id, values in outputs.items() if values}
+    where = f"subworkflow {row.workflow_id!r} instance {row.instance_id}"
+    if row.status == InstanceStatus.SUCCEEDED:
+        a._end_step(parent, step, StepStatus.SUCCEEDED, outputs=kept)
+        return
+    if row.status == InstanceStatus.STOPPED:
+        error = {"kind": ErrorKind.STOPPED.value, "message": f"{where} was stopped"}
+        a._end_step(parent, step, StepStatus.STOPPED, outputs=kept, error=error)
+        return
+    reason = (row.error or {}).get("message") or row.status
+    error = {"kind": ErrorKind.USER.value, "message": f"{where} {row.status}: {reason}"}
+    status = StepStatus.COMPLETED_WITH_ERROR if step.on_failure == "ignore" else StepStatus.FAILED
+    a._end_step(parent, step, status, outputs=kept, error=error)
+
+
+def subworkflow_scope(a: Advance, t: _Tracked, names: tuple[str, ...]) -> dict[str, Any]:
+    """``report.send.id``: the output ``id`` of step ``send`` of the subworkflow of ``report``."""
+    scope: dict[str, Any] = {}
+    wanted = [n for n in names if (s := t.plan.steps.get(n)) is not None and s.subworkflow]
+    for name, outputs in runs.step_outputs(a.conn, t.row.pk, wanted).items():
+        scope[name] = Namespace(
+            {
+                inner: Namespace(dict(values), name=f"{name}.{inner}", member="output")
+                for inner, values in outputs.items()
+            },
+            name=name,
+            member="step",
+        )
+    return scope
