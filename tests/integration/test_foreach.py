@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.support import Podium
 
 BACKFILL = """
@@ -168,3 +170,79 @@ steps:
     assert doc["status"] == "SUCCEEDED"
     assert steps["each"]["iterations"]["succeeded"] == 4
     assert steps["total"]["params"]["ns"] == [1, 2, 3, 4]
+
+
+def test_a_restart_after_iteration_17_of_50_failed_reruns_that_iteration_alone(
+    podium: Podium, tmp_path: Path
+) -> None:
+    ran = tmp_path / "ran"
+    podium.push(f"""
+id: fifty
+params: {{broken: 17}}
+steps:
+  - id: each
+    foreach:
+      over: {{n: "${{ range(50) }}"}}
+      concurrency: 5
+      steps:
+        - id: work
+          type: script
+          outputs: []
+          script: |
+            echo ${{ n }} >> {ran}
+            [ "${{ n }}" != "$PODIUM_PARAM_BROKEN" ]
+  - {{id: done, type: noop, depends_on: [each]}}
+""")
+    iid = podium.run("fifty")
+    first = podium.wait("fifty", iid, timeout_s=120)
+    each = podium.steps(first)["each"]
+    assert first["status"] == "FAILED" and each["iterations"]["failed"] == 1
+    launched_first = each["iterations"]["launched"]
+    ran.write_text("")
+    response = podium.client.post(
+        f"/api/v1/workflows/fifty/instances/{iid}/restart", json={"params": {"broken": -1}}
+    )
+    assert response.status_code == 200, response.text
+    redo = response.json()["iterations_rerun"]["each"]
+    assert redo == 50 - (launched_first - 1)
+    doc = podium.wait("fifty", iid, timeout_s=120)
+    assert doc["status"] == "SUCCEEDED"
+    assert podium.steps(doc)["each"]["iterations"]["succeeded"] == 50
+    again = sorted(int(n) for n in ran.read_text().split())
+    assert 17 in again and len(again) == redo
+    assert not set(again) & (set(range(launched_first)) - {17})
+
+
+def test_a_tolerated_failure_in_iteration_17_of_50_reruns_exactly_one_iteration(
+    podium: Podium, tmp_path: Path
+) -> None:
+    ran = tmp_path / "ran"
+    podium.push(f"""
+id: fifty_tolerant
+params: {{broken: 17}}
+steps:
+  - id: each
+    on_failure: ignore
+    foreach:
+      over: {{n: "${{ range(50) }}"}}
+      concurrency: 10
+      steps:
+        - id: work
+          type: script
+          script: |
+            echo ${{ n }} >> {ran}
+            [ "${{ n }}" != "$PODIUM_PARAM_BROKEN" ]
+""")
+    iid = podium.run("fifty_tolerant")
+    first = podium.wait("fifty_tolerant", iid, timeout_s=120)
+    assert podium.steps(first)["each"]["status"] == "COMPLETED_WITH_ERROR"
+    ran.write_text("")
+    response = podium.client.post(
+        f"/api/v1/workflows/fifty_tolerant/instances/{iid}/restart",
+        json={"params": {"broken": -1}},
+    )
+    assert response.json()["iterations_rerun"] == {"each": 1}
+    doc = podium.wait("fifty_tolerant", iid, timeout_s=60)
+    assert podium.steps(doc)["each"]["status"] == "SUCCEEDED"
+    assert podium.steps(doc)["each"]["iterations"]["succeeded"] == 50
+    assert ran.read_text().split() == ["17"]

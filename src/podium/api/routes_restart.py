@@ -39,6 +39,13 @@ def restart(
             )
         plan = ctx.plan(conn, workflow_id, row.version)
         decided = plan_restart(plan, runs.step_statuses(conn, row.pk), body.from_step)
+        statuses = runs.step_statuses(conn, row.pk)
+        loops = [s for s in decided.reset if plan.steps[s].foreach is not None]
+        # A foreach that ran and did not succeed reruns only the iterations that did not
+        # succeed, unless --from asked for it (and all downstream) to run again whole.
+        partial = [
+            s for s in loops if body.from_step is None and statuses.get(s) in _RAN_AND_FAILED
+        ]
         run = runs.begin_new_run(
             conn,
             row.pk,
@@ -46,10 +53,11 @@ def restart(
             steps_done=len(plan.steps) - len(decided.reset),
             reset={s: (decided.pending_deps[s], decided.live_deps[s]) for s in decided.reset},
             terminal=[s.value for s in TERMINAL_INSTANCE],
-            loops=[s for s in decided.reset if plan.steps[s].foreach is not None],
+            loops=[s for s in loops if s not in partial],
         )
         if run is None:
             raise Conflict(f"instance {instance_id} of {workflow_id!r} is already running again")
+        redo = {s: runs.redo_iterations(conn, row.pk, s, run) for s in partial}
         queue.add_work(conn, [{"kind": "restart", "instance_pk": row.pk, "due_at": ctx.clock()}])
     ctx.on_work()
     return {
@@ -58,4 +66,8 @@ def restart(
         "run": run,
         "status": "IN_PROGRESS",
         "rerun": sorted(decided.reset, key=lambda s: plan.steps[s].position),
+        "iterations_rerun": redo,
     }
+
+
+_RAN_AND_FAILED = frozenset({"FAILED", "STOPPED", "TIMED_OUT", "COMPLETED_WITH_ERROR"})

@@ -14,7 +14,8 @@ from podium.engine.plan import Plan
 from podium.engine.states import StepStatus
 from podium.errors import Conflict, StepNotFound
 
-KEPT = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED, StepStatus.COMPLETED_WITH_ERROR})
+# COMPLETED_WITH_ERROR did not succeed (its failure was only tolerated): a restart reruns it.
+KEPT = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
 
 
 @dataclass(frozen=True)

@@ -413,10 +413,21 @@ class LoopCounts:
     succeeded: int
     failed: int
     other: int
+    redo: list[int] | None = None
+    """After a restart, the iterations to run again; the others succeeded and are kept."""
 
     @property
     def ended(self) -> int:
         return self.succeeded + self.failed + self.other
+
+    @property
+    def planned(self) -> int:
+        """How many iterations this run launches."""
+        return len(self.redo) if self.redo is not None else self.total
+
+    def index(self, position: int) -> int:
+        """The iteration launched at ``position`` in this run."""
+        return self.redo[position] if self.redo is not None else position
 
 
 _LOOP_COLUMNS = (
@@ -429,8 +440,9 @@ _LOOP_COLUMNS = (
 )
 
 
-def _loop(row: Any) -> LoopCounts:
-    return LoopCounts(*(int(v or 0) for v in row))
+def _loop(row: Any, redo: list[int] | None = None) -> LoopCounts:
+    total, launched, active, succeeded, failed, other = (int(v or 0) for v in row)
+    return LoopCounts(total, launched, active, succeeded, failed, other, redo)
 
 
 def begin_foreach(
@@ -462,19 +474,76 @@ def begin_foreach(
             iter_succeeded=0,
             iter_failed=0,
             iter_other=0,
+            iter_redo=None,
         )
     )
+
+
+def resume_foreach(conn: sa.Connection, instance_pk: int, step_id: str, *, now: float) -> None:
+    """Run a restarted foreach again over the iterations it marked to redo."""
+    conn.execute(
+        steps.update()
+        .where(steps.c.instance_pk == instance_pk, steps.c.step_id == step_id)
+        .values(
+            status="RUNNING",
+            attempt=steps.c.attempt + 1,
+            started_at=sa.func.coalesce(steps.c.started_at, now),
+        )
+    )
+
+
+def redo_iterations(conn: sa.Connection, instance_pk: int, step_id: str, run: int) -> int:
+    """Before a restart: mark the iterations that did not succeed to run again, set them
+    apart as the earlier run's history, and keep the rest. Returns how many are redone."""
+    row = conn.execute(
+        sa.select(steps.c.iter_total).where(
+            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
+        )
+    ).scalar_one()
+    kept = set(
+        conn.execute(
+            sa.select(instances.c.iteration).where(
+                instances.c.parent_pk == instance_pk,
+                instances.c.parent_step == step_id,
+                instances.c.status == "SUCCEEDED",
+            )
+        ).scalars()
+    )
+    redo = [i for i in range(int(row or 0)) if i not in kept]
+    conn.execute(
+        instances.update()
+        .where(
+            instances.c.parent_pk == instance_pk,
+            instances.c.parent_step == step_id,
+            instances.c.status != "SUCCEEDED",
+        )
+        .values(parent_step=instances.c.parent_step + f"@run{run - 1}")
+    )
+    conn.execute(
+        steps.update()
+        .where(steps.c.instance_pk == instance_pk, steps.c.step_id == step_id)
+        .values(
+            iter_redo=redo,
+            iter_launched=0,
+            iter_active=0,
+            iter_succeeded=len(kept),
+            iter_failed=0,
+            iter_other=0,
+        )
+    )
+    return len(redo)
 
 
 def loop_state(
     conn: sa.Connection, instance_pk: int, step_id: str
 ) -> tuple[LoopCounts, dict[str, list[Any]], dict[str, Any]]:
     row = conn.execute(
-        sa.select(*_LOOP_COLUMNS, steps.c.iter_over, steps.c.params).where(
+        sa.select(*_LOOP_COLUMNS, steps.c.iter_over, steps.c.params, steps.c.iter_redo).where(
             steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
         )
     ).one()
-    return _loop(row[:6]), dict(row.iter_over or {}), dict(row.params or {})
+    redo = list(row.iter_redo) if row.iter_redo is not None else None
+    return _loop(row[:6], redo), dict(row.iter_over or {}), dict(row.params or {})
 
 
 def save_loop(conn: sa.Connection, instance_pk: int, step_id: str, counts: LoopCounts) -> None:

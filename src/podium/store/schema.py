@@ -100,6 +100,8 @@ steps = sa.Table(
     sa.Column("iter_failed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("iter_other", sa.Integer, nullable=False, server_default="0"),
     sa.Column("iter_over", sa.JSON, nullable=True),
+    # After a restart: the iterations to run again (the others succeeded and are kept).
+    sa.Column("iter_redo", sa.JSON, nullable=True),
     sa.Index("ix_steps_ready", "instance_pk", "ready_seq"),
 )
 

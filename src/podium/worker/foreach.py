@@ -40,6 +40,13 @@ def iteration_values(over: dict[str, list[Any]], index: int) -> dict[str, Any]:
 
 def begin_foreach(a: Advance, t: _Tracked, step: StepPlan) -> None:
     assert step.foreach is not None
+    state = runs.loop_state(a.conn, t.row.pk, step.id)
+    if state[0].redo is not None:  # a restart: the same items, only those to redo
+        runs.resume_foreach(a.conn, t.row.pk, step.id, now=a.now)
+        a.loops[(t.row.pk, step.id)] = state
+        a._event(t, step.id, "step.status", {"status": "RUNNING", "redo": len(state[0].redo)})
+        a._loops.append((t.row.pk, step.id))
+        return
     try:
         scope = a._scope(t, step)
         own = params.resolve_step_params(step.params, scope, a.budgets)
@@ -62,10 +69,10 @@ def top_up_loop(a: Advance, pk: int, step_id: str) -> None:
     assert step.foreach is not None
     counts, over, own = loop_state(a, pk, step_id)
     failing = t.halt is not None or (counts.failed > 0 and step.on_failure != "ignore")
-    if not failing and counts.launched < counts.total:
+    if not failing and counts.launched < counts.planned:
         limit = step.foreach.concurrency or t.plan.step_concurrency
         budget = ITERATIONS_PER_TRANSACTION - a._iterations_launched
-        count = min(limit - counts.active, counts.total - counts.launched, budget)
+        count = min(limit - counts.active, counts.planned - counts.launched, budget)
         if count > 0:
             _launch_iterations(a, t, step, counts.launched, count, over, own)
         elif budget <= 0 and counts.active < limit:
@@ -84,6 +91,7 @@ def _launch_iterations(
     over: dict[str, list[Any]],
     own: dict[str, Any],
 ) -> None:
+    counts = loop_state(a, t.row.pk, step.id)[0]
     row = t.row
     path = f"{row.plan_path}.{step.id}".lstrip(".")
     base = {**row.params, **own}
@@ -101,10 +109,9 @@ def _launch_iterations(
             "iteration": index,
             "plan_path": path,
         }
-        for index in range(first, first + count)
+        for index in (counts.index(k) for k in range(first, first + count))
     ]
     pks = runs.create_iterations(a.conn, children)
-    counts = loop_state(a, row.pk, step.id)[0]
     counts.launched += count
     counts.active += count
     a._iterations_launched += count
