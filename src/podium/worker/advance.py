@@ -9,7 +9,6 @@ Launching and killing processes happen only after that commit (``launches``,
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,16 @@ from podium.expr import Budgets, ExprError, Namespace
 from podium.store import breakpoints, queue, runs
 from podium.store.runs import InstanceRow, LoopCounts
 from podium.worker import foreach, subworkflow
+from podium.worker.records import (
+    CancelOrder,
+    LaunchOrder,
+    Outcome,
+    error_message,
+    failure_kind,
+    halt_message,
+    make_attempt_id,
+    parse_attempt_id,
+)
 
 PlanLoader = Callable[[sa.Connection, str, int], Plan]
 
@@ -44,41 +53,6 @@ _LIVE_STEP = (
 )
 _TIMER_KINDS = ("retry", "sleep_done")
 _STARTABLE = (StepStatus.CREATED, StepStatus.PAUSED)
-
-
-@dataclass(frozen=True)
-class LaunchOrder:
-    attempt_id: str
-    instance: InstanceRow
-    step: StepPlan
-    attempt: int
-    params: dict[str, Any]
-    script: str
-    attempt_dir: Path
-    deadline_at: float | None
-    resume: bool = False
-
-
-@dataclass(frozen=True)
-class CancelOrder:
-    attempt_id: str
-    host: str
-    attempt_dir: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How an attempt ended, as the worker observed it."""
-
-    exit_code: int | None
-    outputs: dict[str, Any]
-    error: str | None
-    log_tail: str = ""
-    platform: bool = False
-    supervisor_reason: str | None = None
-    ended_at: float | None = None
-    milestones: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass
@@ -318,7 +292,7 @@ class Advance:
         if status is not InstanceStatus.SUCCEEDED and row.error is None:
             row.error = {
                 "kind": (t.halt or Halt.FAILED).value.lower(),
-                "message": _halt_message(t.halt),
+                "message": halt_message(t.halt),
             }
         self._set_instance_status(t, status)
         if row.iteration is not None:
@@ -584,7 +558,7 @@ class Advance:
         step = t.plan.steps[step_id]
         for milestone_at, text in outcome.milestones:
             self._event(t, step_id, "step.milestone", {"text": text}, at=milestone_at)
-        kind = _failure_kind(outcome, cancel_reason)
+        kind = failure_kind(outcome, cancel_reason)
         too_big = rules.outputs_problem(outcome.outputs, self.budgets.string_size)
         if kind is None and too_big:
             kind, outcome = ErrorKind.USER, replace(outcome, error=too_big)
@@ -611,7 +585,7 @@ class Advance:
         platform = state.platform_errors + (kind is ErrorKind.PLATFORM)
         error = {
             "kind": kind.value,
-            "message": _error_message(kind, outcome, cancel_reason, step),
+            "message": error_message(kind, outcome, cancel_reason, step),
             "attempt": state.attempt,
         }
         if outcome.log_tail:
@@ -764,59 +738,5 @@ class Advance:
             self._begin(t, t.plan.steps[step_id])
 
 
-def make_attempt_id(instance_pk: int, step_id: str, attempt: int) -> str:
-    """An attempt's stable identity: it names its directory and makes launching idempotent."""
-    return f"{instance_pk}-{step_id}-{attempt}"
-
-
-def parse_attempt_id(attempt_id: str) -> tuple[int, str, int]:
-    """``PK-STEP-N`` back into its parts (a step id holds no dash, so this is exact)."""
-    pk, rest = attempt_id.split("-", 1)
-    step_id, attempt = rest.rsplit("-", 1)
-    return int(pk), step_id, int(attempt)
-
-
 def _pending_ready(ready: deque[tuple[int, str]], pk: int) -> int:
     return sum(1 for p, _ in ready if p == pk) if ready else 0
-
-
-def _failure_kind(outcome: Outcome, cancel_reason: str | None) -> ErrorKind | None:
-    if outcome.supervisor_reason == "timeout":
-        return ErrorKind.TIMEOUT
-    cancelled = rules.cancel_kind(cancel_reason)
-    if cancelled is not None and (outcome.error is not None or outcome.exit_code != 0):
-        return cancelled
-    if outcome.platform:
-        return ErrorKind.PLATFORM
-    if outcome.error is not None:
-        return ErrorKind.USER
-    return None
-
-
-def _error_message(
-    kind: ErrorKind, outcome: Outcome, cancel_reason: str | None, step: StepPlan
-) -> str:
-    if kind is ErrorKind.TIMEOUT:
-        return f"timed out after {step.timeout_s:g}s (the step's timeout); its process group was killed"
-    if kind is ErrorKind.STOPPED:
-        return {
-            "stop": "stopped by request",
-            "fail_fast": "stopped because another step failed (on_failure: fail_fast)",
-            "instance_timeout": "stopped because the instance timed out",
-        }.get(cancel_reason or "", "stopped")
-    return outcome.error or "failed"
-
-
-def _halt_message(halt: Halt | None) -> str:
-    return (
-        {
-            Halt.STOPPED: "stopped by request",
-            Halt.TIMED_OUT: "the instance ran past its timeout",
-        }.get(halt, "a step failed")
-        if halt
-        else "failed"
-    )
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)

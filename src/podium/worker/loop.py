@@ -28,15 +28,15 @@ from podium.store import queue, runs
 from podium.store.database import Database
 from podium.store.schema import workers
 from podium.worker import foreach
-from podium.worker.advance import (
-    Advance,
+from podium.worker.advance import Advance
+from podium.worker.listen import listen_for_work
+from podium.worker.records import (
     CancelOrder,
     LaunchOrder,
     Outcome,
     make_attempt_id,
     parse_attempt_id,
 )
-from podium.worker.listen import listen_for_work
 
 log = logging.getLogger("podium.worker")
 
