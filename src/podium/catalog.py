@@ -86,7 +86,12 @@ def _called(definition: dict[str, Any]) -> list[tuple[str, str]]:
     for index, step in enumerate(definition.get("steps") or []):
         if step.get("subworkflow"):
             found.append((f"steps[{index}].subworkflow", str(step["subworkflow"]["workflow"])))
-        for inner, sub in _called({"steps": (step.get("foreach") or {}).get("steps") or []}):
+        each = step.get("foreach") or {}
+        if each.get("subworkflow"):
+            found.append(
+                (f"steps[{index}].foreach.subworkflow", str(each["subworkflow"]["workflow"]))
+            )
+        for inner, sub in _called({"steps": each.get("steps") or []}):
             found.append((f"steps[{index}].foreach.{inner}", sub))
     return found
 

@@ -110,3 +110,39 @@ def test_stopping_the_parent_stops_the_child(podium: Podium) -> None:
     podium.client.post(f"/api/v1/workflows/slow_parent/instances/{iid}/stop")
     assert podium.wait("slow_parent", iid, timeout_s=20)["status"] == "STOPPED"
     assert podium.wait("slow_child", child_id, timeout_s=20)["status"] == "STOPPED"
+
+
+def test_a_foreach_runs_a_workflow_per_iteration(podium: Podium) -> None:
+    podium.push(CHILD)
+    podium.push("""
+id: per_day
+steps:
+  - id: days
+    foreach:
+      over: {day: [20240101, 20240102, 20240103]}
+      subworkflow: {workflow: send_report, params: {day: "${ day }"}}
+  - id: sent
+    type: noop
+    depends_on: [days]
+    params: {ids: "${ days.send.message_id }"}
+""")
+    doc = podium.wait("per_day", podium.run("per_day"), timeout_s=60)
+    steps = podium.steps(doc)
+    assert doc["status"] == "SUCCEEDED", doc
+    assert steps["days"]["iterations"]["succeeded"] == 3
+    assert steps["sent"]["params"]["ids"] == ["msg-20240101", "msg-20240102", "msg-20240103"]
+    broken = podium.client.post(
+        "/api/v1/workflows",
+        json={
+            "yaml": """
+id: loops_back
+steps:
+  - id: each
+    foreach:
+      over: {x: [1]}
+      subworkflow: {workflow: loops_back}
+"""
+        },
+    )
+    assert broken.status_code == 400
+    assert "loops_back -> loops_back" in broken.text

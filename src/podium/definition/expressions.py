@@ -23,15 +23,20 @@ def expression_problems(wf: Workflow) -> list[Problem]:
     ancestors = _ancestors(wf.steps)
     # A foreach hands on its inner steps' outputs as lists: backfill.load.rows.
     # A subworkflow hands on its steps' outputs, which its own workflow declares: None here.
-    outputs: dict[str, list[str] | None] = {
-        s.id: [inner.id for inner in s.foreach.steps or []]
-        if s.foreach
-        else (None if s.subworkflow else list(s.outputs))
-        for s in wf.steps
-    }
+    outputs: dict[str, list[str] | None] = {s.id: _declared(s) for s in wf.steps}
     for index, step in enumerate(wf.steps):
         problems += _step_problems(step, f"steps[{index}]", wf, ancestors[step.id], outputs)
     return problems
+
+
+def _declared(step: Step) -> list[str] | None:
+    """What ``step.X`` may name: a job's outputs, a foreach's inner steps; None when another
+    workflow declares them (a subworkflow, or a foreach of subworkflows)."""
+    if step.foreach is not None:
+        return [inner.id for inner in step.foreach.steps] if step.foreach.steps else None
+    if step.subworkflow is not None:
+        return None
+    return list(step.outputs)
 
 
 def _workflow_param_problems(params: Mapping[str, Any]) -> list[Problem]:

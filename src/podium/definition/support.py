@@ -18,7 +18,6 @@ NOT_YET_SUPPORTED: frozenset[str] = frozenset(
         "trigger",
         "run_strategy",
         "concurrency",
-        "foreach_subworkflow",
         "wait_for",
         "emits",
         "step_tags",

@@ -57,6 +57,8 @@ class Foreach:
     over: Mapping[str, Any]
     concurrency: int | None
     inner: Plan
+    subworkflow: SubworkflowRef | None = None
+    """Instead of inner steps: an instance of this workflow per iteration."""
     """The steps each iteration runs, as a plan of their own (an iteration is a child
     instance of the foreach step's instance)."""
 
@@ -114,7 +116,11 @@ def _outputs_read(raw: Mapping[str, Any], step_ids: set[str]) -> tuple[str, ...]
     """The steps whose outputs this step's params and script name (``plan.dates``)."""
     names = {ref.name for _, ref in references(raw.get("params") or {})}
     if raw.get("foreach"):
-        names |= {ref.name for _, ref in references(raw["foreach"].get("over") or {})}
+        spec = raw["foreach"]
+        names |= {ref.name for _, ref in references(spec.get("over") or {})}
+        names |= {
+            ref.name for _, ref in references((spec.get("subworkflow") or {}).get("params") or {})
+        }
     if raw.get("subworkflow"):
         names |= {ref.name for _, ref in references(raw["subworkflow"].get("params") or {})}
     if isinstance(raw.get("if"), str):
@@ -147,14 +153,7 @@ def compile_plan(
     for position, raw in enumerate(raw_steps):
         step_id = str(raw["id"])
         foreach = None
-        subworkflow = None
-        if raw.get("subworkflow"):
-            spec = raw["subworkflow"]
-            subworkflow = SubworkflowRef(
-                workflow=str(spec["workflow"]),
-                version=spec.get("version") or "active",
-                params=dict(spec.get("params") or {}),
-            )
+        subworkflow = _subworkflow_ref(raw.get("subworkflow"))
         if raw.get("foreach"):
             foreach = _compile_foreach(
                 workflow_id, version, definition, raw, f"{path}.{step_id}".lstrip("."), visible
@@ -212,4 +211,19 @@ def _compile_foreach(
         "step_concurrency": definition.get("step_concurrency"),
     }
     inner = compile_plan(workflow_id, version, inner_definition, path=path, outer_ids=visible)
-    return Foreach(over=dict(spec["over"]), concurrency=spec.get("concurrency"), inner=inner)
+    return Foreach(
+        over=dict(spec["over"]),
+        concurrency=spec.get("concurrency"),
+        inner=inner,
+        subworkflow=_subworkflow_ref(spec.get("subworkflow")),
+    )
+
+
+def _subworkflow_ref(spec: Mapping[str, Any] | None) -> SubworkflowRef | None:
+    if not spec:
+        return None
+    return SubworkflowRef(
+        workflow=str(spec["workflow"]),
+        version=spec.get("version") or "active",
+        params=dict(spec.get("params") or {}),
+    )

@@ -18,6 +18,7 @@ from podium.engine.plan import StepPlan
 from podium.engine.states import ErrorKind, Halt, InstanceStatus, StepStatus
 from podium.expr import ExprError, Namespace, resolve
 from podium.store import runs
+from podium.worker import subworkflow
 
 if TYPE_CHECKING:
     from podium.worker.advance import Advance, _Tracked
@@ -95,26 +96,32 @@ def _launch_iterations(
     row = t.row
     path = f"{row.plan_path}.{step.id}".lstrip(".")
     base = {**row.params, **own}
-    children = [
-        {
-            "workflow_id": row.workflow_id,
-            "instance_id": row.instance_id,
-            "version": row.version,
-            "status": InstanceStatus.CREATED.value,
-            "params": {**base, **iteration_values(over, index)},
-            "trigger": row.trigger,
-            "created_at": a.now,
-            "parent_pk": row.pk,
-            "parent_step": step.id,
-            "iteration": index,
-            "plan_path": path,
-        }
-        for index in (counts.index(k) for k in range(first, first + count))
-    ]
-    pks = runs.create_iterations(a.conn, children)
+    indices = [counts.index(k) for k in range(first, first + count)]
     counts.launched += count
-    counts.active += count
     a._iterations_launched += count
+    if step.foreach is not None and step.foreach.subworkflow is not None:
+        children = subworkflow.iteration_children(a, t, step, indices, over, base, counts)
+    else:
+        children = [
+            {
+                "workflow_id": row.workflow_id,
+                "instance_id": row.instance_id,
+                "version": row.version,
+                "status": InstanceStatus.CREATED.value,
+                "params": {**base, **iteration_values(over, index)},
+                "trigger": row.trigger,
+                "created_at": a.now,
+                "parent_pk": row.pk,
+                "parent_step": step.id,
+                "iteration": index,
+                "plan_path": path,
+            }
+            for index in indices
+        ]
+    if not children:
+        return
+    pks = runs.create_iterations(a.conn, children)
+    counts.active += len(children)
     for pk, child in zip(pks, children, strict=True):
         a.adopt_child(pk, child, t)
         a.start_instance(pk)
@@ -201,7 +208,7 @@ def foreach_scope(a: Advance, t: _Tracked, names: tuple[str, ...]) -> dict[str, 
                 inner: Namespace(
                     _columns(per_step.get(inner, [])), name=f"{name}.{inner}", member="output"
                 )
-                for inner in step.foreach.inner.steps
+                for inner in list(step.foreach.inner.steps) or list(per_step)
             },
             name=name,
             member="step",

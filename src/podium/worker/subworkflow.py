@@ -105,6 +105,93 @@ def _create_child(
     return pk, numbered.instance_id, version
 
 
+def iteration_children(
+    a: Advance,
+    t: _Tracked,
+    step: StepPlan,
+    indices: list[int],
+    over: dict[str, list[Any]],
+    base: dict[str, Any],
+    counts: runs.LoopCounts,
+) -> list[dict[str, Any]]:
+    """The child instances of a foreach that runs a workflow per iteration. An iteration whose
+    instance cannot be made (an unknown workflow, params it refuses) counts as failed."""
+    from podium.worker.foreach import iteration_values
+
+    assert step.foreach is not None and step.foreach.subworkflow is not None
+    ref = step.foreach.subworkflow
+    children = []
+    for index in indices:
+        values = iteration_values(over, index)
+        scope = {
+            **a._scope(t, step),
+            **base,
+            **values,
+            "loop": Namespace({"index": index}, name="loop"),
+        }
+        try:
+            overrides = resolve(dict(ref.params), scope, a.budgets)
+            children.append(_iteration_child(a, t, step, index, overrides))
+        except (ExprError, PodiumError) as exc:
+            counts.failed += 1
+            a._event(
+                t,
+                step.id,
+                "step.iteration_failed",
+                {"iteration": index, "message": f"subworkflow: {exc.message}"},
+            )
+    return children
+
+
+def _iteration_child(
+    a: Advance, t: _Tracked, step: StepPlan, index: int, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    assert step.foreach is not None and step.foreach.subworkflow is not None
+    ref = step.foreach.subworkflow
+    depth = int(t.row.trigger.get("depth", 0)) + 1
+    if depth > MAX_DEPTH:
+        raise ExprError(f"subworkflow depth limit ({MAX_DEPTH}) reached")
+    numbered = store_instances.number_instance(a.conn, ref.workflow)
+    version = _version(numbered, ref.version)
+    trigger = {
+        "type": "subworkflow",
+        "depth": depth,
+        "parent": {
+            "workflow_id": t.row.workflow_id,
+            "instance_id": t.row.instance_id,
+            "step_id": step.id,
+            "iteration": index,
+        },
+    }
+    run = params.run_namespace(
+        workflow_id=ref.workflow,
+        instance_id=numbered.instance_id,
+        version=version,
+        trigger=trigger,
+        at=a.now,
+    )
+    plan = a.load_plan(a.conn, ref.workflow, version)
+    return {
+        "workflow_id": ref.workflow,
+        "instance_id": numbered.instance_id,
+        "version": version,
+        "status": InstanceStatus.CREATED.value,
+        "params": params.resolve_run_params(
+            plan.params,
+            overrides,
+            run=run,
+            signal=params.signal_namespace(trigger),
+            budgets=a.budgets,
+        ),
+        "trigger": trigger,
+        "created_at": a.now,
+        "parent_pk": t.row.pk,
+        "parent_step": step.id,
+        "iteration": index,
+        "plan_path": "",
+    }
+
+
 def _version(numbered: store_instances.Numbered, wanted: str | int) -> int:
     if wanted == "latest":
         return numbered.latest_version
