@@ -52,16 +52,12 @@ def list_breakpoints(conn: sa.Connection, workflow_id: str) -> list[Any]:
     )
 
 
-def breakpoint_steps(conn: sa.Connection, workflow_id: str, instance_id: int) -> frozenset[str]:
-    """The steps of this instance that pause before they run."""
-    return frozenset(
-        conn.execute(
-            sa.select(breakpoints.c.step_id).where(
-                breakpoints.c.workflow_id == workflow_id,
-                breakpoints.c.instance_id.in_([EVERY_INSTANCE, instance_id]),
-            )
-        ).scalars()
-    )
+def all_breakpoints(conn: sa.Connection) -> list[tuple[str, str, int]]:
+    """Every breakpoint: (workflow_id, step_id, instance_id or 0 for every instance)."""
+    rows = conn.execute(
+        sa.select(breakpoints.c.workflow_id, breakpoints.c.step_id, breakpoints.c.instance_id)
+    ).all()
+    return [(r.workflow_id, r.step_id, r.instance_id) for r in rows]
 
 
 def paused_steps(conn: sa.Connection, instance_pk: int) -> list[str]:

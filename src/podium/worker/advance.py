@@ -100,6 +100,7 @@ class Advance:
     _iterations_launched: int = 0
     _more_requested: set[tuple[int, str]] = field(default_factory=set)
     _draining: bool = False
+    _all_breakpoints: list[tuple[str, str, int]] | None = None
     loops: dict[tuple[int, str], tuple[LoopCounts, dict[str, Any], dict[str, Any]]] = field(
         default_factory=dict
     )
@@ -415,9 +416,15 @@ class Advance:
         )
 
     def _breakpoints(self, t: _Tracked) -> frozenset[str]:
+        """The steps of this instance that pause; all breakpoints (few, and usually none)
+        are read once per transaction rather than once per instance."""
         if t.breakpoints is None:
-            t.breakpoints = breakpoints.breakpoint_steps(
-                self.conn, t.row.workflow_id, t.row.instance_id
+            if self._all_breakpoints is None:
+                self._all_breakpoints = breakpoints.all_breakpoints(self.conn)
+            t.breakpoints = frozenset(
+                step_id
+                for wf, step_id, instance_id in self._all_breakpoints
+                if wf == t.row.workflow_id and instance_id in (0, t.row.instance_id)
             )
         return t.breakpoints
 
