@@ -561,8 +561,8 @@ def save_loop(conn: sa.Connection, instance_pk: int, step_id: str, counts: LoopC
     )
 
 
-def create_iterations(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert the child instances of a batch of iterations; their pks, in order."""
+def create_child_instances(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert child instances (a batch of iterations, or a subworkflow's); their pks, in order."""
     result = conn.execute(
         instances.insert().returning(instances.c.pk, sort_by_parameter_order=True), list(rows)
     )
@@ -611,34 +611,3 @@ def enclosing_outputs(
             sa.select(instances.c.parent_pk).where(instances.c.pk == parent_pk)
         ).scalar_one_or_none()
     return found
-
-
-def create_child_instance(
-    conn: sa.Connection,
-    *,
-    workflow_id: str,
-    instance_id: int,
-    version: int,
-    params: dict[str, Any],
-    trigger: dict[str, Any],
-    parent_pk: int,
-    parent_step: str,
-    now: float,
-) -> int:
-    """An instance of a workflow started by a step of another instance."""
-    pk = conn.execute(
-        instances.insert()
-        .values(
-            workflow_id=workflow_id,
-            instance_id=instance_id,
-            version=version,
-            status="CREATED",
-            params=params,
-            trigger=trigger,
-            created_at=now,
-            parent_pk=parent_pk,
-            parent_step=parent_step,
-        )
-        .returning(instances.c.pk)
-    ).scalar_one()
-    return int(pk)

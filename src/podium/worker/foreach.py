@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from podium.engine import params
 from podium.engine.plan import StepPlan
 from podium.engine.states import ErrorKind, Halt, InstanceStatus, StepStatus
-from podium.expr import ExprError, Namespace, resolve
+from podium.expr import ExprError, resolve
 from podium.store import runs
 from podium.worker import subworkflow
 
@@ -120,7 +120,7 @@ def _launch_iterations(
         ]
     if not children:
         return
-    pks = runs.create_iterations(a.conn, children)
+    pks = runs.create_child_instances(a.conn, children)
     counts.active += len(children)
     for pk, child in zip(pks, children, strict=True):
         a.adopt_child(pk, child, t)
@@ -203,15 +203,9 @@ def foreach_scope(a: Advance, t: _Tracked, names: tuple[str, ...]) -> dict[str, 
         if step is None or step.foreach is None:
             continue
         per_step = runs.iteration_outputs(a.conn, t.row.pk, name)
-        scope[name] = Namespace(
-            {
-                inner: Namespace(
-                    _columns(per_step.get(inner, [])), name=f"{name}.{inner}", member="output"
-                )
-                for inner in list(step.foreach.inner.steps) or list(per_step)
-            },
-            name=name,
-            member="step",
+        inner_ids = list(step.foreach.inner.steps) or list(per_step)
+        scope[name] = subworkflow.steps_namespace(
+            name, {inner: _columns(per_step.get(inner, [])) for inner in inner_ids}
         )
     return scope
 

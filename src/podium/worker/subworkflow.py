@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from podium.engine import params
-from podium.engine.plan import StepPlan
+from podium.engine.plan import StepPlan, SubworkflowRef
 from podium.engine.states import ErrorKind, InstanceStatus, StepStatus
 from podium.errors import PodiumError
 from podium.expr import ExprError, Namespace, resolve
@@ -26,20 +26,16 @@ MAX_DEPTH = 10
 def begin_subworkflow(a: Advance, t: _Tracked, step: StepPlan) -> None:
     assert step.subworkflow is not None
     ref = step.subworkflow
-    depth = int(t.row.trigger.get("depth", 0)) + 1
     try:
-        if depth > MAX_DEPTH:
-            raise ExprError(
-                f"subworkflow depth limit ({MAX_DEPTH}) reached: {ref.workflow!r} would run "
-                f"{depth} levels deep; does a workflow call itself?"
-            )
         scope = a._scope(t, step)
         params.resolve_step_params(step.params, scope, a.budgets)
         overrides = resolve(dict(ref.params), scope, a.budgets)
-        child_pk, child_id, version = _create_child(a, t, step, overrides, depth)
+        child = child_values(a, t, step, ref, overrides)
     except (ExprError, PodiumError) as exc:
         a._inputs_failed(t, step, 1, ExprError(f"subworkflow: {exc.message}"))
         return
+    child_pk = runs.create_child_instances(a.conn, [child])[0]
+    version, child_id = child["version"], child["instance_id"]
     link = {
         "workflow": ref.workflow,
         "version": version,
@@ -58,51 +54,6 @@ def begin_subworkflow(a: Advance, t: _Tracked, step: StepPlan) -> None:
     )
     a._event(t, step.id, "step.status", {"status": "RUNNING", "subworkflow": link})
     a.start_instance(child_pk)
-
-
-def _create_child(
-    a: Advance, t: _Tracked, step: StepPlan, overrides: dict[str, Any], depth: int
-) -> tuple[int, int, int]:
-    assert step.subworkflow is not None
-    ref = step.subworkflow
-    numbered = store_instances.number_instance(a.conn, ref.workflow)
-    version = _version(numbered, ref.version)
-    plan = a.load_plan(a.conn, ref.workflow, version)
-    trigger = {
-        "type": "subworkflow",
-        "depth": depth,
-        "parent": {
-            "workflow_id": t.row.workflow_id,
-            "instance_id": t.row.instance_id,
-            "step_id": step.id,
-        },
-    }
-    run = params.run_namespace(
-        workflow_id=ref.workflow,
-        instance_id=numbered.instance_id,
-        version=version,
-        trigger=trigger,
-        at=a.now,
-    )
-    resolved = params.resolve_run_params(
-        plan.params,
-        overrides,
-        run=run,
-        signal=params.signal_namespace(trigger),
-        budgets=a.budgets,
-    )
-    pk = runs.create_child_instance(
-        a.conn,
-        workflow_id=ref.workflow,
-        instance_id=numbered.instance_id,
-        version=version,
-        params=resolved,
-        trigger=trigger,
-        parent_pk=t.row.pk,
-        parent_step=step.id,
-        now=a.now,
-    )
-    return pk, numbered.instance_id, version
 
 
 def iteration_children(
@@ -131,7 +82,7 @@ def iteration_children(
         }
         try:
             overrides = resolve(dict(ref.params), scope, a.budgets)
-            children.append(_iteration_child(a, t, step, index, overrides))
+            children.append(child_values(a, t, step, ref, overrides, index))
         except (ExprError, PodiumError) as exc:
             counts.failed += 1
             a._event(
@@ -143,26 +94,32 @@ def iteration_children(
     return children
 
 
-def _iteration_child(
-    a: Advance, t: _Tracked, step: StepPlan, index: int, overrides: dict[str, Any]
+def child_values(
+    a: Advance,
+    t: _Tracked,
+    step: StepPlan,
+    ref: SubworkflowRef,
+    overrides: dict[str, Any],
+    iteration: int | None = None,
 ) -> dict[str, Any]:
-    assert step.foreach is not None and step.foreach.subworkflow is not None
-    ref = step.foreach.subworkflow
+    """The row of a child instance of workflow ``ref``: numbered in its own workflow, its
+    params checked against that workflow's declarations, its trigger naming the parent."""
     depth = int(t.row.trigger.get("depth", 0)) + 1
     if depth > MAX_DEPTH:
-        raise ExprError(f"subworkflow depth limit ({MAX_DEPTH}) reached")
+        raise ExprError(
+            f"subworkflow depth limit ({MAX_DEPTH}) reached: {ref.workflow!r} would run "
+            f"{depth} levels deep; does a workflow call itself?"
+        )
     numbered = store_instances.number_instance(a.conn, ref.workflow)
     version = _version(numbered, ref.version)
-    trigger = {
-        "type": "subworkflow",
-        "depth": depth,
-        "parent": {
-            "workflow_id": t.row.workflow_id,
-            "instance_id": t.row.instance_id,
-            "step_id": step.id,
-            "iteration": index,
-        },
+    parent = {
+        "workflow_id": t.row.workflow_id,
+        "instance_id": t.row.instance_id,
+        "step_id": step.id,
     }
+    if iteration is not None:
+        parent["iteration"] = iteration
+    trigger = {"type": "subworkflow", "depth": depth, "parent": parent}
     run = params.run_namespace(
         workflow_id=ref.workflow,
         instance_id=numbered.instance_id,
@@ -187,7 +144,7 @@ def _iteration_child(
         "created_at": a.now,
         "parent_pk": t.row.pk,
         "parent_step": step.id,
-        "iteration": index,
+        "iteration": iteration,
         "plan_path": "",
     }
 
@@ -234,12 +191,17 @@ def subworkflow_scope(a: Advance, t: _Tracked, names: tuple[str, ...]) -> dict[s
     scope: dict[str, Any] = {}
     wanted = [n for n in names if (s := t.plan.steps.get(n)) is not None and s.subworkflow]
     for name, outputs in runs.step_outputs(a.conn, t.row.pk, wanted).items():
-        scope[name] = Namespace(
-            {
-                inner: Namespace(dict(values), name=f"{name}.{inner}", member="output")
-                for inner, values in outputs.items()
-            },
-            name=name,
-            member="step",
-        )
+        scope[name] = steps_namespace(name, outputs)
     return scope
+
+
+def steps_namespace(name: str, outputs: dict[str, dict[str, Any]]) -> Namespace:
+    """``name.STEP.OUTPUT``: the outputs of the steps inside a foreach or a subworkflow."""
+    return Namespace(
+        {
+            inner: Namespace(dict(values), name=f"{name}.{inner}", member="output")
+            for inner, values in outputs.items()
+        },
+        name=name,
+        member="step",
+    )
