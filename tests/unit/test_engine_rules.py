@@ -18,7 +18,6 @@ from podium.engine.rules import (
     decide_after_failure,
     halt_for_step_end,
     instance_verdict,
-    run_params,
     skipped_by_dependencies,
     step_params,
     stronger_halt,
@@ -569,12 +568,6 @@ def test_step_params_do_not_change_their_inputs() -> None:
 @pytest.mark.parametrize(("instance", "own"), [({}, {}), ({"a": 1}, {}), ({}, {"a": 1})])
 def test_step_params_with_an_empty_side(instance: dict[str, int], own: dict[str, int]) -> None:
     assert step_params(instance, own) == {**instance, **own}
-
-
-def test_run_params_overrides_win_over_defaults() -> None:
-    defaults = {"start": 1, "end": 7}
-    assert run_params(defaults, {"end": 9, "new": True}) == {"start": 1, "end": 9, "new": True}
-    assert defaults == {"start": 1, "end": 7}
 
 
 # -- cancel_kind ----------------------------------------------------------------------------

@@ -109,10 +109,6 @@ def step_params(
     return {**instance_params, **own_params}
 
 
-def run_params(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    return {**defaults, **overrides}
-
-
 def cancel_kind(reason: str | None) -> ErrorKind | None:
     """How a job's end reads when the engine itself killed it."""
     if reason == "timeout":
