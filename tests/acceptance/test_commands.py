@@ -25,7 +25,6 @@ def test_help_lists_every_command_of_the_contract(cli: Cli) -> None:
     "args",
     [
         ["skip", "wf", "inst", "step"],
-        ["unblock", "wf"],
         ["signal", "ready", "-p", "a=1"],
         ["tag-limit", "gpu", "2"],
     ],

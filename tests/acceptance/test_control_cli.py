@@ -63,3 +63,28 @@ def test_restart_breakpoint_and_resume(server_cli: Cli, tmp_path: Path) -> None:
     assert again.returncode == 1 and "not PAUSED" in again.stderr
     unknown = server_cli("breakpoint", "set", "steered", "nope")
     assert unknown.returncode == 1 and "has no step 'nope'" in unknown.stderr
+
+
+def test_info_shows_queued_instances_and_unblock_lets_them_go(
+    server_cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "strict.yaml"
+    path.write_text(
+        "id: strict\nrun_strategy: strict_sequential\nparams: {ok: false}\nsteps:\n"
+        "  - {id: a, type: script, script: '[ \"$PODIUM_PARAM_OK\" = true ]'}\n"
+    )
+    assert server_cli("push", str(path)).returncode == 0
+    assert server_cli("run", "strict", "--wait").returncode == 1
+    waiting = server_cli("run", "strict", "-p", "ok=true").stdout.strip()
+    deadline = time.monotonic() + 10
+    while "blocked by failed instance 1" not in (shown := server_cli("info", "strict").stdout):
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.1)
+    assert f"queued (strict_sequential)\n  {waiting}: strict_sequential: blocked" in shown
+    assert server_cli("unblock", "strict").returncode == 0
+    deadline = time.monotonic() + 20
+    while json.loads(server_cli("status", "strict", waiting, "--json").stdout)["status"] != (
+        "SUCCEEDED"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

@@ -52,8 +52,6 @@ steps:
     assert all(p.message.startswith("not supported yet: ") for p in problems)
     assert {p.location for p in problems} == {
         "trigger",
-        "run_strategy",
-        "concurrency",
         "steps[0].tags",
         "steps[0].wait_for",
         "steps[0].emits",

@@ -13,6 +13,7 @@ from podium.catalog import push_workflow
 from podium.definition import load_workflow
 from podium.errors import Conflict, InvalidInput, VersionNotFound
 from podium.store import instances as store_instances
+from podium.store import queue
 from podium.store import workflows as store_workflows
 from podium.triggers.cron import next_fire_times
 
@@ -59,6 +60,7 @@ def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
             conn, workflow_id, wf.active_version or wf.latest_version
         )
         recent = store_instances.list_instances(conn, workflow_id, limit=10)
+        queued = store_instances.queued(conn, workflow_id, limit=20)
     trigger = version.definition.get("trigger")
     fires: list[str] = []
     if trigger and trigger.get("cron") and wf.active_version is not None:
@@ -69,6 +71,8 @@ def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
         "trigger": trigger,
         "next_fire_times": fires,
         "instances": [instance_summary(r) for r in recent],
+        "run_strategy": version.definition.get("run_strategy") or "parallel",
+        "queued": [{"instance_id": q.instance_id, "waiting": q.waiting} for q in queued],
         "ui_url": None,  # the web UI arrives in a later release
     }
 
@@ -118,6 +122,18 @@ def activate(workflow_id: str, ctx: Context, body: ActivateBody | None = None) -
         "active_version": wf.active_version,
         "latest_version": wf.latest_version,
     }
+
+
+@router.post("/{workflow_id}/unblock")
+def unblock(workflow_id: str, ctx: Context) -> dict[str, Any]:
+    """strict_sequential: let the instances queued behind failed ones start."""
+    with ctx.db.transaction() as conn:
+        through = store_workflows.unblock(conn, workflow_id)
+        pk = store_instances.any_queued(conn, workflow_id)
+        if pk is not None:
+            queue.add_work(conn, [{"kind": "admit", "instance_pk": pk, "due_at": ctx.clock()}])
+    ctx.on_work()
+    return {"workflow_id": workflow_id, "unblocked_through": through}
 
 
 @router.post("/{workflow_id}/deactivate")

@@ -37,6 +37,7 @@ def instance_summary(row: sa.Row[Any]) -> dict[str, Any]:
         "created_at": iso(row.created_at),
         "started_at": iso(row.started_at),
         "ended_at": iso(row.ended_at),
+        **({"waiting": row.waiting} if row.status == "CREATED" and row.waiting else {}),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from podium.cli.client import quote_segment
 from podium.cli.context import current_client, json_option, server_option
 from podium.cli.output import print_json, stdout_console
 from podium.cli.params import parse_params
@@ -113,3 +114,17 @@ def resume(workflow_id: str, instance_id: str, step_id: str, as_json: bool) -> N
         print_json(result)
         return
     click.echo(f"{workflow_id} {instance_id}: {step_id} resumed")
+
+
+@click.command()
+@click.argument("workflow_id", metavar="WF")
+@json_option
+@server_option
+def unblock(workflow_id: str, as_json: bool) -> None:
+    """Let a strict_sequential workflow go on after a failed instance: the instances queued
+    behind it start (the failure stays as it is)."""
+    result = current_client().post(f"/workflows/{quote_segment(workflow_id)}/unblock")
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"{workflow_id}: unblocked (failed instances up to {result['unblocked_through']})")

@@ -8,7 +8,6 @@ from podium.cli.client import CliError
 
 LATER_COMMANDS: dict[str, str] = {
     "skip": "Skip a step that has not run yet; downstream treats it as SKIPPED.",
-    "unblock": "Let a strict_sequential workflow go on after a failed instance.",
     "signal": "Announce a signal: podium signal NAME [-p NAME=VALUE]…",
     "tag-limit": "Cap the steps carrying TAG that run at once: podium tag-limit TAG N.",
 }

@@ -122,6 +122,14 @@ def info(workflow_id: str, as_json: bool) -> None:
         console.print(instances_table(instances))
     else:
         console.print("no instances yet")
+    queued = document.get("queued") or []
+    if queued:
+        console.print()
+        strategy = document.get("run_strategy") or "parallel"
+        console.print(f"[bold]queued ({strategy})[/bold]")
+        for item in queued:
+            why = item.get("waiting") or "waiting for its turn"
+            console.print(f"  {item['instance_id']}: {why}", markup=False, soft_wrap=True)
     if document.get("ui_url"):
         console.print()
         console.print(f"ui: {document['ui_url']}", soft_wrap=True, markup=False)

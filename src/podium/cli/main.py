@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from podium.cli.client import DEFAULT_SERVER, CliError
-from podium.cli.commands_control import breakpoint, restart, resume
+from podium.cli.commands_control import breakpoint, restart, resume, unblock
 from podium.cli.commands_instances import instances, logs, run, status, stop
 from podium.cli.commands_later import register_later_commands
 from podium.cli.commands_local import cron, validate
@@ -75,6 +75,7 @@ for _command in (
     restart,
     breakpoint,
     resume,
+    unblock,
 ):
     cli.add_command(_command)
 register_later_commands(cli)

@@ -16,8 +16,6 @@ from podium.definition.problems import Problem, format_location
 NOT_YET_SUPPORTED: frozenset[str] = frozenset(
     {
         "trigger",
-        "run_strategy",
-        "concurrency",
         "wait_for",
         "emits",
         "step_tags",

@@ -73,6 +73,8 @@ class Plan:
     steps: Mapping[str, StepPlan]
     path: str = ""
     """Where this plan sits: "" for the workflow, "backfill" for the steps of a foreach."""
+    run_strategy: str = "parallel"
+    concurrency: int | None = None
 
     @property
     def roots(self) -> tuple[StepPlan, ...]:
@@ -184,6 +186,8 @@ def compile_plan(
         timeout_s=_seconds(definition.get("timeout")) if not path else None,
         steps=steps,
         path=path,
+        run_strategy=str(definition.get("run_strategy") or "parallel"),
+        concurrency=definition.get("concurrency"),
     )
 
 

@@ -103,6 +103,7 @@ INSTANCE_COLUMNS = (
     instances.c.ended_at,
     instances.c.plan_path,
     instances.c.iteration,
+    instances.c.waiting,
 )
 
 
@@ -225,3 +226,34 @@ def instance_timeline(
     if step_id is not None:
         query = query.where(timeline.c.step_id == step_id)
     return list(conn.execute(query).all())
+
+
+def queued(conn: sa.Connection, workflow_id: str, *, limit: int) -> list[Any]:
+    """Instances waiting to start, first come first, with why they wait."""
+    return list(
+        conn.execute(
+            sa.select(instances.c.instance_id, instances.c.waiting)
+            .where(
+                instances.c.workflow_id == workflow_id,
+                instances.c.status == "CREATED",
+                instances.c.parent_pk.is_(None),
+            )
+            .order_by(instances.c.instance_id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def any_queued(conn: sa.Connection, workflow_id: str) -> int | None:
+    row = queued(conn, workflow_id, limit=1)
+    if not row:
+        return None
+    return int(
+        conn.execute(
+            sa.select(instances.c.pk).where(
+                instances.c.workflow_id == workflow_id,
+                instances.c.instance_id == row[0].instance_id,
+                instances.c.parent_pk.is_(None),
+            )
+        ).scalar_one()
+    )

@@ -18,6 +18,8 @@ workflows = sa.Table(
     sa.Column("active_version", sa.Integer, nullable=True),
     sa.Column("latest_version", sa.Integer, nullable=False),
     sa.Column("last_instance_id", sa.Integer, nullable=False, server_default="0"),
+    # strict_sequential: failed instances up to this number no longer block (podium unblock).
+    sa.Column("unblocked_through", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -62,6 +64,8 @@ instances = sa.Table(
     sa.Column("parent_step", sa.String(200), nullable=True),
     sa.Column("iteration", sa.Integer, nullable=True),
     sa.Column("plan_path", sa.String(400), nullable=False, server_default=""),
+    # Why a CREATED instance waits (its run strategy or concurrency), for people to read.
+    sa.Column("waiting", sa.Text, nullable=True),
     sa.Index(
         "uq_instances_workflow_instance",
         "workflow_id",
@@ -71,6 +75,7 @@ instances = sa.Table(
         postgresql_where=sa.text("iteration IS NULL"),
     ),
     sa.Index("ix_instances_parent", "parent_pk", "parent_step", "iteration"),
+    sa.Index("ix_instances_queue", "workflow_id", "status", "instance_id"),
 )
 
 steps = sa.Table(

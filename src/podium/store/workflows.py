@@ -162,3 +162,14 @@ def list_versions(conn: sa.Connection, workflow_id: str) -> list[tuple[int, floa
         .order_by(workflow_versions.c.version.desc())
     ).all()
     return [(r.version, r.created_at, r.created_by) for r in rows]
+
+
+def unblock(conn: sa.Connection, workflow_id: str) -> int:
+    """Failed instances so far no longer hold a strict_sequential workflow back."""
+    through = get_workflow(conn, workflow_id, for_update=True).last_instance_id
+    conn.execute(
+        workflows.update()
+        .where(workflows.c.workflow_id == workflow_id)
+        .values(unblocked_through=through)
+    )
+    return through

@@ -27,7 +27,7 @@ from podium.expr import Budgets, ExprError
 from podium.store import queue, runs
 from podium.store.database import Database
 from podium.store.schema import workers
-from podium.worker import foreach
+from podium.worker import admission, foreach
 from podium.worker.advance import Advance
 from podium.worker.listen import listen_for_work
 from podium.worker.records import (
@@ -160,7 +160,8 @@ class Worker:
                     lease_s=self.settings.lease_s,
                     limit=limit,
                 )
-                pks = {i.instance_pk for i in items} | {
+                # Admission locks its workflow before its instances: not locked here.
+                pks = {i.instance_pk for i in items if i.kind not in ("start", "admit")} | {
                     parse_attempt_id(a)[0] for a, _ in completions
                 }
                 for pk in sorted(pks):
@@ -259,8 +260,12 @@ class Worker:
 
     def _dispatch(self, advance: Advance, item: queue.WorkItem) -> None:
         kind = item.kind
-        if kind == "start":
-            advance.start_instance(item.instance_pk)
+        if kind in ("start", "admit"):
+            workflow_id = runs.instance_workflow(advance.conn, item.instance_pk)
+            if workflow_id is not None and kind == "start":
+                admission.on_start(advance, item.instance_pk, workflow_id)
+            elif workflow_id is not None:
+                admission.admit_next(advance, workflow_id)
         elif kind == "launch":
             self._take_over(advance, item)
             return  # the row stays, leased to us, until the job ends
