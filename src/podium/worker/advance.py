@@ -101,6 +101,7 @@ class Advance:
     _more_requested: set[tuple[int, str]] = field(default_factory=set)
     _draining: bool = False
     _all_breakpoints: list[tuple[str, str, int]] | None = None
+    admitted: set[str] = field(default_factory=set)
     loops: dict[tuple[int, str], tuple[LoopCounts, dict[str, Any], dict[str, Any]]] = field(
         default_factory=dict
     )

@@ -264,7 +264,9 @@ class Worker:
             workflow_id = runs.instance_workflow(advance.conn, item.instance_pk)
             if workflow_id is not None and kind == "start":
                 admission.on_start(advance, item.instance_pk, workflow_id)
-            elif workflow_id is not None:
+            elif workflow_id is not None and workflow_id not in advance.admitted:
+                # Many instances of a workflow ending together need one admission.
+                advance.admitted.add(workflow_id)
                 admission.admit_next(advance, workflow_id)
         elif kind == "launch":
             self._take_over(advance, item)
