@@ -13,7 +13,7 @@ from podium.catalog import push_workflow
 from podium.definition import load_workflow
 from podium.errors import Conflict, InvalidInput, VersionNotFound
 from podium.store import instances as store_instances
-from podium.store import queue
+from podium.store import queue, runs
 from podium.store import workflows as store_workflows
 from podium.triggers.cron import next_fire_times
 
@@ -129,8 +129,7 @@ def unblock(workflow_id: str, ctx: Context) -> dict[str, Any]:
     """strict_sequential: let the instances queued behind failed ones start."""
     with ctx.db.transaction() as conn:
         through = store_workflows.unblock(conn, workflow_id)
-        pk = store_instances.any_queued(conn, workflow_id)
-        if pk is not None:
+        for pk, _ in runs.queued_instances(conn, workflow_id, 1):
             queue.add_work(conn, [{"kind": "admit", "instance_pk": pk, "due_at": ctx.clock()}])
     ctx.on_work()
     return {"workflow_id": workflow_id, "unblocked_through": through}

@@ -242,18 +242,3 @@ def queued(conn: sa.Connection, workflow_id: str, *, limit: int) -> list[Any]:
             .limit(limit)
         ).all()
     )
-
-
-def any_queued(conn: sa.Connection, workflow_id: str) -> int | None:
-    row = queued(conn, workflow_id, limit=1)
-    if not row:
-        return None
-    return int(
-        conn.execute(
-            sa.select(instances.c.pk).where(
-                instances.c.workflow_id == workflow_id,
-                instances.c.instance_id == row[0].instance_id,
-                instances.c.parent_pk.is_(None),
-            )
-        ).scalar_one()
-    )

@@ -697,18 +697,3 @@ def instance_workflow(conn: sa.Connection, instance_pk: int) -> str | None:
         sa.select(instances.c.workflow_id).where(instances.c.pk == instance_pk)
     ).scalar_one_or_none()
     return str(value) if value is not None else None
-
-
-def has_queued(conn: sa.Connection, workflow_id: str) -> bool:
-    return (
-        conn.execute(
-            sa.select(instances.c.pk)
-            .where(
-                instances.c.workflow_id == workflow_id,
-                instances.c.status == "CREATED",
-                instances.c.parent_pk.is_(None),
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )

@@ -304,7 +304,7 @@ class Advance:
             subworkflow.subworkflow_ended(self, t)
         queue.delete_instance_work(self.conn, row.pk, ("instance_timeout", "stop"))
         self.ended_instances.append((row.workflow_id, row.instance_id, status.value))
-        if row.parent_pk is None and runs.has_queued(self.conn, row.workflow_id):
+        if row.parent_pk is None and runs.queued_instances(self.conn, row.workflow_id, 1):
             self._work.append({"kind": "admit", "instance_pk": row.pk, "due_at": self.now})
 
     # -- steps ----------------------------------------------------------------------
