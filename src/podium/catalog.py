@@ -17,6 +17,7 @@ from podium.definition import (
     unsupported_features,
 )
 from podium.errors import InvalidDefinition, InvalidInput, NotSupportedYet, WorkflowNotFound
+from podium.store import permits
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
 
@@ -77,7 +78,18 @@ def push_workflow(
             activate=active,
             now=now,
         )
+        permits.known_tags(conn, _step_tags(wf.steps), now)
     return Pushed(wf.id, version, active, True)
+
+
+def _step_tags(steps: Any) -> set[str]:
+    """Every concurrency tag the steps (and the steps of their foreach loops) carry."""
+    found: set[str] = set()
+    for step in steps:
+        found.update(step.tags)
+        if step.foreach is not None and step.foreach.steps:
+            found |= _step_tags(step.foreach.steps)
+    return found
 
 
 def _called(definition: dict[str, Any]) -> list[tuple[str, str]]:

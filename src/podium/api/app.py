@@ -17,7 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from podium import __version__
-from podium.api import routes_breakpoints, routes_instances, routes_restart, routes_workflows
+from podium.api import (
+    routes_breakpoints,
+    routes_instances,
+    routes_restart,
+    routes_tags,
+    routes_workflows,
+)
 from podium.api.context import ApiContext
 from podium.errors import PodiumError
 from podium.store.database import Database
@@ -47,6 +53,7 @@ def create_app(
     app.include_router(routes_instances.dry_run_router)
     app.include_router(routes_breakpoints.router)
     app.include_router(routes_restart.router)
+    app.include_router(routes_tags.router)
     return app
 
 

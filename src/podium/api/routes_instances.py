@@ -17,6 +17,7 @@ from podium.engine.states import TERMINAL_INSTANCE
 from podium.errors import InvalidInput, StepNotFound
 from podium.jobs import read_log
 from podium.store import instances as store_instances
+from podium.store import permits
 from podium.store import workflows as store_workflows
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -139,8 +140,19 @@ def status(
                 row = store_instances.find_iteration(conn, row.pk, part, index)
         plan = ctx.plan(conn, workflow_id, row.version).at(row.plan_path)
         step_rows = store_instances.instance_steps(conn, row.pk)
+        permit_waits = (
+            permits.waiting_for(conn, row.pk)
+            if any(s.status == "WAITING_FOR_PERMITS" for s in step_rows)
+            else {}
+        )
     if step_rows:
         steps = [step_view(s, plan.steps[s.step_id].type) for s in step_rows]
+        for view in steps:
+            tags = plan.steps[view["id"]].tags
+            if tags or row.tags:
+                view["tags"] = sorted({*tags, *(row.tags or ())})
+            if view["id"] in permit_waits:
+                view["waiting_for"] = permit_waits[view["id"]]
     else:
         steps = [pending_step_view({"id": s.id, "type": s.type}) for s in plan.steps.values()]
     document = {

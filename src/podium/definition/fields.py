@@ -18,6 +18,7 @@ from podium.triggers.cron import check_cron, check_timezone
 
 WORKFLOW_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 FIELD_ERROR = "podium"
@@ -53,6 +54,24 @@ def _identifier(value: Any) -> str:
             f"bad name {text!r}: use letters, digits and '_', not starting with a digit "
             "(the name is usable in expressions)"
         )
+    return text
+
+
+def tag_problem(tag: str) -> str | None:
+    """Why ``tag`` cannot name a concurrency tag (None if it can); the API uses it too."""
+    if TAG_RE.fullmatch(tag):
+        return None
+    return (
+        f"bad tag {tag!r}: start with a letter or digit, then letters, digits, '_', '.', ':' "
+        "or '-', at most 64 characters"
+    )
+
+
+def _tag(value: Any) -> str:
+    text = _need_text(value, "a tag")
+    problem = tag_problem(text)
+    if problem is not None:
+        raise rejected(problem)
     return text
 
 
@@ -105,6 +124,7 @@ def _positive_number(value: Any) -> float:
 
 WorkflowId = Annotated[str, BeforeValidator(_workflow_id)]
 Identifier = Annotated[str, BeforeValidator(_identifier)]
+TagName = Annotated[str, BeforeValidator(_tag)]
 Duration = Annotated[str, BeforeValidator(_duration)]
 PositiveDuration = Annotated[str, BeforeValidator(_positive_duration)]
 CronExpression = Annotated[str, BeforeValidator(_cron)]

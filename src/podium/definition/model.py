@@ -19,6 +19,7 @@ from podium.definition.fields import (
     Identifier,
     PositiveDuration,
     PositiveSeconds,
+    TagName,
     TimeZoneName,
     VersionSelector,
     WorkflowId,
@@ -126,7 +127,7 @@ class Step(_Model):
     retries: Retries = Field(default_factory=Retries)
     timeout: PositiveDuration | None = None
     on_failure: Literal["fail", "fail_fast", "ignore"] = "fail"
-    tags: list[str] = Field(default_factory=list)
+    tags: list[TagName] = Field(default_factory=list)
     wait_for: list[Signal] = Field(default_factory=list)
     emits: list[Emit] = Field(default_factory=list)
 

@@ -18,7 +18,6 @@ NOT_YET_SUPPORTED: frozenset[str] = frozenset(
         "trigger",
         "wait_for",
         "emits",
-        "step_tags",
         "notebook",
         "container",
     }

@@ -13,6 +13,8 @@ from typing import Any
 from podium.definition.durations import parse_duration
 from podium.expr import Template, references
 
+PERMIT_TYPES = frozenset({"script", "python", "sleep", "notebook", "container"})
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -43,6 +45,15 @@ class StepPlan:
     subworkflow: SubworkflowRef | None = None
     reads_outputs_of: tuple[str, ...] = ()
     """Upstream steps whose outputs the params or the script read (loaded when it starts)."""
+    tags: tuple[str, ...] = ()
+    """Concurrency tags, sorted and unique: permits are always taken in this order."""
+
+    @property
+    def takes_permits(self) -> bool:
+        """Only a step that runs something holds permits; a foreach or subworkflow step
+        passes its tags down to the steps inside it, so it never holds a permit its own
+        steps wait for."""
+        return self.type in PERMIT_TYPES
 
 
 @dataclass(frozen=True)
@@ -177,6 +188,7 @@ def compile_plan(
             foreach=foreach,
             subworkflow=subworkflow,
             reads_outputs_of=_outputs_read(raw, set(visible)),
+            tags=tuple(sorted(set(raw.get("tags") or ()))),
         )
     return Plan(
         workflow_id=workflow_id,

@@ -104,6 +104,7 @@ INSTANCE_COLUMNS = (
     instances.c.plan_path,
     instances.c.iteration,
     instances.c.waiting,
+    instances.c.tags,
 )
 
 

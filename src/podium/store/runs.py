@@ -48,6 +48,8 @@ class InstanceRow:
     parent_step: str | None
     iteration: int | None
     plan_path: str
+    tags: list[str] | None = None
+    """Concurrency tags inherited from the step that started this child instance."""
 
 
 def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
@@ -75,6 +77,7 @@ def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
         instances.c.parent_step,
         instances.c.iteration,
         instances.c.plan_path,
+        instances.c.tags,
     ).where(instances.c.pk == pk)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -172,7 +175,7 @@ def start_attempt(
         .where(
             steps.c.instance_pk == instance_pk,
             steps.c.step_id == step_id,
-            steps.c.status.in_(["CREATED", "PAUSED"]),
+            steps.c.status.in_(["CREATED", "PAUSED", "WAITING_FOR_PERMITS"]),
         )
         .values(
             status="RUNNING",
@@ -202,6 +205,16 @@ def release_dependents(
         .returning(steps.c.step_id, steps.c.pending_deps, steps.c.live_deps)
     ).all()
     return [(r.step_id, r.pending_deps, r.live_deps) for r in rows]
+
+
+def steps_in_status(conn: sa.Connection, instance_pk: int, status: str) -> list[str]:
+    return list(
+        conn.execute(
+            sa.select(steps.c.step_id).where(
+                steps.c.instance_pk == instance_pk, steps.c.status == status
+            )
+        ).scalars()
+    )
 
 
 def take_queued_steps(conn: sa.Connection, instance_pk: int, limit: int) -> list[str]:

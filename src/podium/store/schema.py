@@ -66,6 +66,9 @@ instances = sa.Table(
     sa.Column("plan_path", sa.String(400), nullable=False, server_default=""),
     # Why a CREATED instance waits (its run strategy or concurrency), for people to read.
     sa.Column("waiting", sa.Text, nullable=True),
+    # Concurrency tags a child instance inherits from the step that started it (a foreach
+    # or subworkflow step with tags): every job step inside needs their permits too.
+    sa.Column("tags", sa.JSON, nullable=True),
     sa.Index(
         "uq_instances_workflow_instance",
         "workflow_id",
@@ -154,6 +157,40 @@ breakpoints = sa.Table(
     # 0: every future instance of the workflow; otherwise that one instance.
     sa.Column("instance_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Tag limits: a tag's row is locked (FOR UPDATE) by every change to its permits, so the
+# count of holders under that lock is exact across workers. ``max_permits`` NULL: no limit.
+tag_limits = sa.Table(
+    "tag_limits",
+    metadata,
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Column("max_permits", sa.Integer, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+# Who holds a permit of a tag: a step of an instance (one row per tag it carries).
+permits = sa.Table(
+    "permits",
+    metadata,
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Column("instance_pk", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("step_id", sa.String(200), primary_key=True),
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Index("ix_permits_holder", "instance_pk", "step_id"),
+)
+
+# Steps waiting for a permit of a tag, served first come first served (by id).
+permit_waiters = sa.Table(
+    "permit_waiters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tag", sa.String(64), nullable=False),
+    sa.Column("instance_pk", sa.Integer, nullable=False),
+    sa.Column("step_id", sa.String(200), nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Index("ix_permit_waiters_tag", "tag", "id"),
+    sa.Index("ix_permit_waiters_holder", "instance_pk", "step_id"),
 )
 
 workers = sa.Table(

@@ -28,7 +28,7 @@ from podium.engine.states import (
     check_instance_transition,
 )
 from podium.expr import Budgets, ExprError, Namespace
-from podium.store import breakpoints, queue, runs
+from podium.store import breakpoints, permits, queue, runs
 from podium.store.runs import InstanceRow, LoopCounts
 from podium.worker import foreach, subworkflow
 from podium.worker.records import (
@@ -52,7 +52,7 @@ _LIVE_STEP = (
     StepStatus.WAITING_FOR_SIGNALS,
 )
 _TIMER_KINDS = ("retry", "sleep_done")
-_STARTABLE = (StepStatus.CREATED, StepStatus.PAUSED)
+_STARTABLE = (StepStatus.CREATED, StepStatus.PAUSED, StepStatus.WAITING_FOR_PERMITS)
 
 
 @dataclass
@@ -101,6 +101,8 @@ class Advance:
     _more_requested: set[tuple[int, str]] = field(default_factory=set)
     _draining: bool = False
     _all_breakpoints: list[tuple[str, str, int]] | None = None
+    _permit_asks: list[tuple[int, str, bool]] = field(default_factory=list)
+    _permit_returns: list[tuple[int, str]] = field(default_factory=list)
     admitted: set[str] = field(default_factory=set)
     loops: dict[tuple[int, str], tuple[LoopCounts, dict[str, Any], dict[str, Any]]] = field(
         default_factory=dict
@@ -144,6 +146,7 @@ class Advance:
             parent_step=values["parent_step"],
             iteration=values["iteration"],
             plan_path=values["plan_path"],
+            tags=values["tags"],
         )
         plan = self.load_plan(self.conn, row.workflow_id, row.version).at(row.plan_path)
         self._instances[pk] = _Tracked(row, plan, None)
@@ -151,6 +154,9 @@ class Advance:
     def flush(self) -> None:
         """Write everything this transaction decided; the caller commits."""
         self._drain_ready()
+        while self._permit_asks or self._permit_returns:
+            self._settle_permits()
+            self._drain_ready()
         for (pk, step_id), (counts, _, _) in self.loops.items():
             runs.save_loop(self.conn, pk, step_id, counts)
         for tracked in self._instances.values():
@@ -259,6 +265,9 @@ class Advance:
         for step in t.plan.steps.values():
             if step.foreach is not None or step.subworkflow is not None:
                 foreach.stop_iterations(self, t, step.id)
+        self._stop_permit_waiters(
+            t, "stopped while waiting for a permit" if reason == "stop" else f"stopped ({reason})"
+        )
         waiting = breakpoints.paused_steps(self.conn, t.row.pk)
         t.row.steps_active += len(waiting)  # ended below like running steps
         for step_id in [*waiting, *queue.delete_instance_work(self.conn, t.row.pk, _TIMER_KINDS)]:
@@ -347,10 +356,33 @@ class Advance:
         self._begin(t, step)
 
     def _begin(self, t: _Tracked, step: StepPlan) -> None:
-        pk = t.row.pk
         if step.type == "noop":
             self._noop(t, step)
-        elif step.type == "sleep":
+        elif step.takes_permits and self.step_tags(t, step):
+            self._permit_asks.append((t.row.pk, step.id, False))
+        elif step.type in ("sleep", "script", "python"):
+            self._start_job(t, step)
+        elif step.type == "foreach":
+            foreach.begin_foreach(self, t, step)
+        elif step.type == "subworkflow":
+            subworkflow.begin_subworkflow(self, t, step)
+        else:
+            self._end_step(
+                t,
+                step,
+                StepStatus.FAILED,
+                attempt=1,
+                started=True,
+                error={
+                    "kind": ErrorKind.PLATFORM.value,
+                    "message": f"step type {step.type!r} is not supported by this server",
+                },
+            )
+
+    def _start_job(self, t: _Tracked, step: StepPlan) -> None:
+        """Run the step now: its slot (and permits, if it carries tags) are taken."""
+        pk = t.row.pk
+        if step.type == "sleep":
             runs.update_step(
                 self.conn,
                 pk,
@@ -370,23 +402,83 @@ class Advance:
                     "due_at": self.now + (step.sleep_s or 0.0),
                 }
             )
-        elif step.type in ("script", "python"):
-            self.begin_attempt(t, step)
-        elif step.type == "foreach":
-            foreach.begin_foreach(self, t, step)
-        elif step.type == "subworkflow":
-            subworkflow.begin_subworkflow(self, t, step)
         else:
+            self.begin_attempt(t, step)
+
+    # -- permits --------------------------------------------------------------------
+
+    def step_tags(self, t: _Tracked, step: StepPlan) -> tuple[str, ...]:
+        """The tags whose permits the step needs: its own and those its instance inherited."""
+        inherited = t.row.tags
+        if not inherited:
+            return step.tags
+        return tuple(sorted({*step.tags, *inherited}))
+
+    def child_tags(self, t: _Tracked, step: StepPlan) -> list[str] | None:
+        """What a child instance started by ``step`` (foreach or subworkflow) inherits."""
+        return sorted({*step.tags, *(t.row.tags or ())}) or None
+
+    def permit_granted(self, pk: int, step_id: str) -> None:
+        """A waiting step was handed a permit: take the rest, then run."""
+        t = self.instance(pk)
+        if t is None:
+            return
+        state = runs.get_step(self.conn, pk, step_id)
+        if state is None or state.status != StepStatus.WAITING_FOR_PERMITS:
+            # It ended (stopped) after the grant: the permit goes to the next in line.
+            self._permit_returns.append((pk, step_id))
+            return
+        self._permit_asks.append((pk, step_id, True))
+
+    def _settle_permits(self) -> None:
+        """Give back, hand on and take permits: all under the locks of the tags involved,
+        taken in one pass at the end of the transaction, in tag order."""
+        asks, returns = self._permit_asks, self._permit_returns
+        self._permit_asks, self._permit_returns = [], []
+        tags: set[str] = set()
+        for pk, step_id in [(pk, step_id) for pk, step_id, _ in asks] + returns:
+            t = self._instances[pk]
+            tags.update(self.step_tags(t, t.plan.steps[step_id]))
+        ledger = permits.Ledger.open(self.conn, tags, self.now)
+        ledger.release(returns)
+        for pk, step_id in ledger.grant_waiters():
+            self._work.append(
+                {"kind": "permit", "instance_pk": pk, "step_id": step_id, "due_at": self.now}
+            )
+        for pk, step_id, granted in asks:
+            t = self._instances[pk]
+            step = t.plan.steps[step_id]
+            if t.halt is not None:
+                self._permit_returns.append((pk, step_id))
+                self._end_step(
+                    t,
+                    step,
+                    StepStatus.STOPPED,
+                    error={
+                        "kind": ErrorKind.STOPPED.value,
+                        "message": f"not started: {halt_message(t.halt)}",
+                    },
+                )
+                continue
+            waits_for = ledger.acquire((pk, step_id), self.step_tags(t, step), granted=granted)
+            if waits_for is None:
+                self._start_job(t, step)
+                continue
+            runs.update_step(
+                self.conn, pk, step_id, expect=_STARTABLE, status=StepStatus.WAITING_FOR_PERMITS
+            )
+            self._event(
+                t, step_id, "step.status", {"status": "WAITING_FOR_PERMITS", "tag": waits_for}
+            )
+
+    def _stop_permit_waiters(self, t: _Tracked, message: str) -> None:
+        """End the steps of a halting instance that wait for permits: they never ran."""
+        for step_id in runs.steps_in_status(self.conn, t.row.pk, StepStatus.WAITING_FOR_PERMITS):
             self._end_step(
                 t,
-                step,
-                StepStatus.FAILED,
-                attempt=1,
-                started=True,
-                error={
-                    "kind": ErrorKind.PLATFORM.value,
-                    "message": f"step type {step.type!r} is not supported by this server",
-                },
+                t.plan.steps[step_id],
+                StepStatus.STOPPED,
+                error={"kind": ErrorKind.STOPPED.value, "message": message},
             )
 
     def prepare(self, t: _Tracked, step: StepPlan) -> tuple[dict[str, Any], str]:
@@ -621,6 +713,8 @@ class Advance:
                 error=error,
                 retry_at=retry_at,
             )
+            if self.step_tags(t, step):
+                self._permit_returns.append((t.row.pk, step.id))  # none held while it waits
             self._event(
                 t,
                 step.id,
@@ -657,7 +751,11 @@ class Advance:
         t = self.instance(pk)
         if t is None or t.row.status in TERMINAL_INSTANCE:
             return
-        self.begin_attempt(t, t.plan.steps[step_id])
+        step = t.plan.steps[step_id]
+        if self.step_tags(t, step):
+            self._permit_asks.append((pk, step_id, False))
+        else:
+            self.begin_attempt(t, step)
 
     def sleep_done(self, pk: int, step_id: str) -> None:
         t = self.instance(pk)
@@ -705,6 +803,8 @@ class Advance:
         row.steps_active -= 1
         row.steps_done += 1
         t.dirty = True
+        if step.takes_permits and self.step_tags(t, step):
+            self._permit_returns.append((row.pk, step.id))
         halt = rules.halt_for_step_end(status, step.on_failure)
         if halt is not None:
             first = t.halt is None
@@ -717,6 +817,8 @@ class Advance:
                 }
             if halt is Halt.FAIL_FAST:
                 self._cancel_running(t, "fail_fast")
+            elif first:
+                self._stop_permit_waiters(t, f"not started: {halt_message(t.halt)}")
         if t.halt is None:
             live = status is not StepStatus.SKIPPED
             for dep_id, pending, live_deps in runs.release_dependents(

@@ -115,6 +115,7 @@ def _launch_iterations(
                 "parent_step": step.id,
                 "iteration": index,
                 "plan_path": path,
+                "tags": a.child_tags(t, step),
             }
             for index in indices
         ]

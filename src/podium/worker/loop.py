@@ -280,6 +280,9 @@ class Worker:
         elif kind == "foreach_more":
             assert item.step_id is not None
             foreach.top_up_loop(advance, item.instance_pk, item.step_id)
+        elif kind == "permit":
+            assert item.step_id is not None
+            advance.permit_granted(item.instance_pk, item.step_id)
         elif kind == "restart":
             advance.restart_instance(item.instance_pk)
         elif kind == "resume":

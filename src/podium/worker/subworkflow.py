@@ -146,6 +146,7 @@ def child_values(
         "parent_step": step.id,
         "iteration": iteration,
         "plan_path": "",
+        "tags": a.child_tags(t, step),
     }
 
 
