@@ -26,7 +26,6 @@ def test_help_lists_every_command_of_the_contract(cli: Cli) -> None:
     [
         ["skip", "wf", "inst", "step"],
         ["signal", "ready", "-p", "a=1"],
-        ["tag-limit", "gpu", "2"],
     ],
 )
 def test_later_commands_exit_2(cli: Cli, args: list[str]) -> None:

@@ -88,3 +88,44 @@ def test_info_shows_queued_instances_and_unblock_lets_them_go(
     ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+def test_tag_limit_sets_lists_and_status_shows_the_permit_a_step_needs(
+    server_cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "tagged.yaml"
+    path.write_text(
+        "id: tagged\nsteps:\n  - {id: load, type: script, tags: [warehouse], script: 'sleep 0.2'}\n"
+    )
+    assert server_cli("push", str(path)).returncode == 0
+    listed = server_cli("tag-limit")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split("\n")[1].split() == ["warehouse", "no", "limit", "0", "0"]
+    set_zero = server_cli("tag-limit", "warehouse", "0")
+    assert set_zero.returncode == 0, set_zero.stderr
+    assert "warehouse: limit 0, 0 running, 0 waiting" in set_zero.stdout
+    instance_id = server_cli("run", "tagged").stdout.strip()
+    deadline = time.monotonic() + 20
+    while "WAITING_FOR_PERMITS" not in (
+        shown := server_cli("status", "tagged", instance_id).stdout
+    ):
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.1)
+    assert "load: needs a 'warehouse' permit (0/0 in use, 0 ahead of it)" in shown
+    one = server_cli("tag-limit", "warehouse")
+    assert f"waiting:\n  tagged {instance_id} load" in one.stdout
+    assert server_cli("tag-limit", "warehouse", "1").returncode == 0
+    deadline = time.monotonic() + 20
+    while json.loads(server_cli("status", "tagged", instance_id, "--json").stdout)["status"] != (
+        "SUCCEEDED"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    shown = json.loads(server_cli("tag-limit", "--json").stdout)["tags"]
+    assert [(t["tag"], t["limit"], t["in_use"]) for t in shown] == [("warehouse", 1, 0)]
+    bad = server_cli("tag-limit", "warehouse", "two")
+    assert bad.returncode == 2 and "bad limit 'two'" in bad.stderr
+    cleared = server_cli("tag-limit", "warehouse", "--clear")
+    assert cleared.returncode == 0 and "limit no limit" in cleared.stdout
+    unknown = server_cli("tag-limit", "nothing")
+    assert unknown.returncode == 1 and "no tag 'nothing'" in unknown.stderr

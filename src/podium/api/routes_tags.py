@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from podium.api.context import Context
+from podium.api.views import iso
 from podium.definition.fields import tag_problem
 from podium.errors import InvalidInput, NotFound
 from podium.store import permits, queue
@@ -22,6 +23,14 @@ class LimitBody(BaseModel):
     )
 
 
+def _json(view: permits.TagView) -> dict[str, Any]:
+    document = view.to_json()
+    for key in ("holders", "waiters"):
+        for ref in document[key]:
+            ref["since"] = iso(ref["since"])
+    return document
+
+
 def _checked(tag: str) -> str:
     problem = tag_problem(tag)
     if problem is not None:
@@ -34,7 +43,7 @@ def list_tags(ctx: Context) -> dict[str, Any]:
     """Every known tag (pushed in a workflow or given a limit), its limit and use."""
     with ctx.db.read() as conn:
         views = permits.tag_views(conn)
-    return {"tags": [v.to_json() for v in views]}
+    return {"tags": [_json(v) for v in views]}
 
 
 @router.get("/{tag}")
@@ -44,7 +53,7 @@ def show_tag(tag: str, ctx: Context) -> dict[str, Any]:
         views = permits.tag_views(conn, _checked(tag))
     if not views:
         raise NotFound(f"no tag {tag!r}: no pushed step carries it and it has no limit")
-    return views[0].to_json()
+    return _json(views[0])
 
 
 @router.put("/{tag}")
@@ -65,4 +74,4 @@ def set_limit(tag: str, body: LimitBody, ctx: Context) -> dict[str, Any]:
         view = permits.tag_views(conn, tag)[0]
     if granted:
         ctx.on_work()
-    return view.to_json()
+    return _json(view)

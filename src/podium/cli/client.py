@@ -72,6 +72,9 @@ class PodiumClient:
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._request("POST", path, json=body if body is not None else {})
 
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("PUT", path, json=body)
+
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self._http.request(method, API_PREFIX + path, **kwargs)

@@ -28,7 +28,14 @@ from podium.cli.output import (
     stdout_console,
 )
 from podium.cli.params import parse_params
-from podium.cli.watch import POLL_INTERVAL_S, failure_lines, final_line, steps_table, wait_for_end
+from podium.cli.watch import (
+    POLL_INTERVAL_S,
+    failure_lines,
+    final_line,
+    permit_lines,
+    steps_table,
+    wait_for_end,
+)
 
 TIMELINE_PAGE = 1000
 LOG_TAIL_LINES = 10
@@ -225,7 +232,7 @@ def print_status(document: dict[str, Any], workflow_id: str, instance_id: str) -
         console.print(f"error: {error_text(document['error'])}", markup=False, soft_wrap=True)
     console.print()
     console.print(steps_table(document))
-    for line in step_value_lines(document) + log_tail_lines(document):
+    for line in permit_lines(document) + step_value_lines(document) + log_tail_lines(document):
         console.print(line, markup=False, soft_wrap=True)
 
 

@@ -9,7 +9,6 @@ from podium.cli.client import CliError
 LATER_COMMANDS: dict[str, str] = {
     "skip": "Skip a step that has not run yet; downstream treats it as SKIPPED.",
     "signal": "Announce a signal: podium signal NAME [-p NAME=VALUE]…",
-    "tag-limit": "Cap the steps carrying TAG that run at once: podium tag-limit TAG N.",
 }
 
 

@@ -16,6 +16,7 @@ from podium.cli.commands_instances import instances, logs, run, status, stop
 from podium.cli.commands_later import register_later_commands
 from podium.cli.commands_local import cron, validate
 from podium.cli.commands_processes import api, server, worker
+from podium.cli.commands_tags import tag_limit
 from podium.cli.commands_workflows import activate, deactivate, info, push
 from podium.cli.context import CliContext
 from podium.cli.output import print_error
@@ -76,6 +77,7 @@ for _command in (
     breakpoint,
     resume,
     unblock,
+    tag_limit,
 ):
     cli.add_command(_command)
 register_later_commands(cli)

@@ -101,6 +101,22 @@ def _step_status(step: dict[str, Any]) -> Text:
     return text
 
 
+def permit_lines(document: dict[str, Any]) -> list[str]:
+    """Which permit each waiting step needs: ``load: needs a 'db' permit (2/2 in use, 1
+    ahead)``."""
+    lines = []
+    for step in document.get("steps") or []:
+        waiting = step.get("waiting_for")
+        if isinstance(waiting, dict):
+            limit = waiting.get("limit")
+            use = f"{waiting.get('in_use', 0)}/{'no limit' if limit is None else limit} in use"
+            lines.append(
+                f"{step.get('id')}: needs a {waiting.get('tag')!r} permit "
+                f"({use}, {waiting.get('ahead', 0)} ahead of it)"
+            )
+    return ["", *lines] if lines else []
+
+
 def final_line(document: dict[str, Any]) -> str:
     counts = step_counts(document)
     total = sum(counts.values())
