@@ -52,8 +52,9 @@ class InstanceRow:
     """Concurrency tags inherited from the step that started this child instance."""
 
 
-def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
-    """Read an instance for change; on PostgreSQL the row stays locked until commit."""
+def lock_instance(conn: sa.Connection, pk: int, *, skip_locked: bool = False) -> InstanceRow | None:
+    """Read an instance for change; on PostgreSQL the row stays locked until commit.
+    ``skip_locked``: None instead of waiting if another transaction holds it."""
     query = sa.select(
         instances.c.pk,
         instances.c.workflow_id,
@@ -80,7 +81,7 @@ def lock_instance(conn: sa.Connection, pk: int) -> InstanceRow | None:
         instances.c.tags,
     ).where(instances.c.pk == pk)
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update(skip_locked=skip_locked)
     row = conn.execute(query).first()
     return InstanceRow(**row._mapping) if row else None
 

@@ -110,10 +110,10 @@ class Advance:
 
     # -- loading and flushing -------------------------------------------------------
 
-    def instance(self, pk: int) -> _Tracked | None:
+    def instance(self, pk: int, *, skip_locked: bool = False) -> _Tracked | None:
         tracked = self._instances.get(pk)
         if tracked is None:
-            row = runs.lock_instance(self.conn, pk)
+            row = runs.lock_instance(self.conn, pk, skip_locked=skip_locked)
             if row is None:
                 return None
             plan = self.load_plan(self.conn, row.workflow_id, row.version).at(row.plan_path)
@@ -442,9 +442,14 @@ class Advance:
         ledger = permits.Ledger.open(self.conn, tags, self.now)
         ledger.release(returns)
         for pk, step_id in ledger.grant_waiters():
-            self._work.append(
-                {"kind": "permit", "instance_pk": pk, "step_id": step_id, "due_at": self.now}
-            )
+            # The next in line starts in this transaction if its instance is free to take
+            # (never waiting for a lock while holding tags); otherwise a work row hands on.
+            if self.instance(pk, skip_locked=True) is not None:
+                self.permit_granted(pk, step_id)
+            else:
+                self._work.append(
+                    {"kind": "permit", "instance_pk": pk, "step_id": step_id, "due_at": self.now}
+                )
         for pk, step_id, granted in asks:
             t = self._instances[pk]
             step = t.plan.steps[step_id]

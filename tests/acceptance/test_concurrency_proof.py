@@ -1,0 +1,130 @@
+"""The concurrency proof: limits in several dimensions hold exactly under two workers.
+
+One ``podium api`` and two ``podium worker`` processes on PostgreSQL run three workflows
+whose steps carry tag ``db`` (limit 2) under their own ``step_concurrency``. Every job
+writes when it started and ended; the overlaps are computed from those times.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.support import free_port, fresh_pg_url
+
+from .test_durability import podium_process, wait_healthy, wait_instance
+
+pytestmark = pytest.mark.slow
+
+SECONDS = 0.5
+# workflow -> (step_concurrency, [tags of each step])
+FLOWS: dict[str, tuple[int, list[list[str]]]] = {
+    "ingest": (1, [["db"]] * 4),
+    "report": (2, [["db"], ["db"], [], []]),
+    "train": (3, [["db"], ["db", "gpu"], ["db"], [], [], []]),
+}
+RUNS_EACH = 2
+
+
+def flow_yaml(workflow_id: str, step_concurrency: int, tags: list[list[str]], out: Path) -> str:
+    lines = [f"id: {workflow_id}", f"step_concurrency: {step_concurrency}", "steps:"]
+    for index, step_tags in enumerate(tags):
+        key = f"$PODIUM_WORKFLOW_ID/$PODIUM_INSTANCE_ID/s{index}/{'+'.join(step_tags) or '-'}"
+        lines += [
+            f"  - id: s{index}",
+            "    type: script",
+            f"    tags: [{', '.join(step_tags)}]",
+            "    script: |",
+            f'      echo "start {key} $(date +%s.%N)" >> {out}',
+            f"      sleep {SECONDS}",
+            f'      echo "end {key} $(date +%s.%N)" >> {out}',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def spans(out: Path) -> dict[str, tuple[float, float]]:
+    starts: dict[str, float] = {}
+    found: dict[str, tuple[float, float]] = {}
+    for line in out.read_text().splitlines():
+        kind, key, at = line.split()
+        if kind == "start":
+            assert key not in starts, f"{key} started twice"
+            starts[key] = float(at)
+        else:
+            found[key] = (starts[key], float(at))
+    return found
+
+
+def peak(intervals: list[tuple[float, float]]) -> int:
+    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    running = highest = 0
+    for _, delta in edges:
+        running += delta
+        highest = max(highest, running)
+    return highest
+
+
+def test_limits_hold_across_two_workers(tmp_path: Path) -> None:
+    out = tmp_path / "spans"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "podium.log"
+    data = str(tmp_path / "data")
+    with fresh_pg_url() as db_url:
+        with (
+            podium_process(
+                ["api", "--db", db_url, "--port", str(port)], tmp_path / "a", log
+            ) as api,
+            podium_process(["worker", "--db", db_url], tmp_path / "w1", log, PODIUM_DATA_DIR=data),
+            podium_process(["worker", "--db", db_url], tmp_path / "w2", log, PODIUM_DATA_DIR=data),
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+            wait_healthy(url, api)
+            client.put("/api/v1/tags/db", json={"limit": 2}).raise_for_status()
+            for workflow_id, (limit, tags) in FLOWS.items():
+                yaml = flow_yaml(workflow_id, limit, tags, out)
+                client.post("/api/v1/workflows", json={"yaml": yaml}).raise_for_status()
+            began = time.time()
+            started = [
+                (
+                    wf,
+                    client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"],
+                )
+                for _ in range(RUNS_EACH)
+                for wf in FLOWS
+            ]
+            docs = [wait_instance(client, wf, iid, timeout_s=120) for wf, iid in started]
+            wall = time.time() - began
+        assert [d["status"] for d in docs] == ["SUCCEEDED"] * len(docs)
+        engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as conn:
+            workers = conn.execute(sa.text("SELECT DISTINCT worker_id FROM attempts")).all()
+            left = conn.execute(sa.text("SELECT count(*) FROM permits")).scalar_one()
+        engine.dispose()
+    assert len(workers) == 2, "both workers ran jobs"
+    assert left == 0, "every permit was given back"
+
+    found = spans(out)
+    expected = sum(len(tags) for _, tags in FLOWS.values()) * RUNS_EACH
+    assert len(found) == expected
+    db = [span for key, span in found.items() if "db" in key.split("/")[3].split("+")]
+    # The tag limit: never above 2, and reached.
+    assert peak(db) == 2
+    # Each instance's step_concurrency: never above it, and reached where the tag allows.
+    for workflow_id, (limit, _) in FLOWS.items():
+        for _, iid in [s for s in started if s[0] == workflow_id]:
+            mine = [span for key, span in found.items() if key.startswith(f"{workflow_id}/{iid}/")]
+            assert peak(mine) <= limit, (workflow_id, iid, peak(mine), limit)
+    train = [span for key, span in found.items() if key.startswith("train/")]
+    assert peak(train) >= 3
+    # Not serialised below the limits: the db steps took about their work divided by 2.
+    first, last = min(s for s, _ in db), max(e for _, e in db)
+    bound = len(db) * SECONDS / 2
+    print(
+        f"db steps: {len(db)}, busy {last - first:.2f}s for a bound of {bound:.2f}s; wall {wall:.2f}s"
+    )
+    assert last - first < bound * 1.5, (last - first, bound)
