@@ -30,6 +30,7 @@ check: lint test  ## format, lint, types, tests
 bench: install  ## print the benchmark table (see benchmarks/RESULTS.md)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/expr_bench.py
+	$(PY) benchmarks/tag_limits.py
 
 clean:
 	rm -rf $(VENV) .podium .pytest_cache .mypy_cache .ruff_cache

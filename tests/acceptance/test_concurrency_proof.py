@@ -7,6 +7,7 @@ writes when it started and ended; the overlaps are computed from those times.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -128,3 +129,37 @@ def test_limits_hold_across_two_workers(tmp_path: Path) -> None:
         f"db steps: {len(db)}, busy {last - first:.2f}s for a bound of {bound:.2f}s; wall {wall:.2f}s"
     )
     assert last - first < bound * 1.5, (last - first, bound)
+
+
+def test_a_killed_server_keeps_permits_and_the_line(tmp_path: Path) -> None:
+    """SIGKILL the server while one step holds the only permit and five wait: after the
+    restart every step runs once, one at a time, in the order they asked."""
+    out = tmp_path / "spans"
+    home = tmp_path / "home"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["server", "--port", str(port)]
+    log = tmp_path / "server.log"
+    yaml = flow_yaml("serial", 6, [["db"]] * 6, out)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        with podium_process(args, home, log) as first:
+            wait_healthy(url, first)
+            client.put("/api/v1/tags/db", json={"limit": 1}).raise_for_status()
+            client.post("/api/v1/workflows", json={"yaml": yaml}).raise_for_status()
+            iid = client.post("/api/v1/workflows/serial/instances", json={}).json()["instance_id"]
+            while len(out.read_text().splitlines() if out.exists() else []) < 3:
+                time.sleep(0.05)  # the second step is running, four wait
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        with podium_process(args, home, log) as second:
+            wait_healthy(url, second)
+            doc = wait_instance(client, "serial", iid, timeout_s=60)
+            view = client.get("/api/v1/tags/db").json()
+    assert doc["status"] == "SUCCEEDED", doc
+    assert (view["in_use"], view["waiting"]) == (0, 0)
+    found = spans(out)
+    assert len(found) == 6
+    assert peak(list(found.values())) == 1
+    order = [key.split("/")[2] for key, _ in sorted(found.items(), key=lambda kv: kv[1][0])]
+    assert order == [f"s{i}" for i in range(6)]
+    assert all(s["attempts"] == 1 for s in doc["steps"])  # type: ignore[attr-defined]

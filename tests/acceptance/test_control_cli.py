@@ -112,6 +112,8 @@ def test_tag_limit_sets_lists_and_status_shows_the_permit_a_step_needs(
         assert time.monotonic() < deadline, shown
         time.sleep(0.1)
     assert "load: needs a 'warehouse' permit (0/0 in use, 0 ahead of it)" in shown
+    timeline = server_cli("status", "tagged", instance_id, "--timeline").stdout
+    assert "WAITING_FOR_PERMITS (for a 'warehouse' permit)" in timeline
     one = server_cli("tag-limit", "warehouse")
     assert f"waiting:\n  tagged {instance_id} load" in one.stdout
     assert server_cli("tag-limit", "warehouse", "1").returncode == 0

@@ -21,6 +21,7 @@ GUIDES = [
     ROOT / "docs" / "getting-started.md",
     ROOT / "docs" / "running.md",
     ROOT / "docs" / "parameters.md",
+    ROOT / "docs" / "concurrency.md",
 ]
 RUN_TIMEOUT_S = 60.0
 

@@ -296,6 +296,8 @@ def describe_event(event: dict[str, Any]) -> str:
         parts.append(str(detail["status"]))
     if detail.get("attempt") is not None:
         parts.append(f"(attempt {detail['attempt']})")
+    if detail.get("tag"):
+        parts.append(f"(for a {detail['tag']!r} permit)")
     if isinstance(detail.get("error"), dict):
         parts.append(error_text(detail["error"]))
     text = " ".join(parts)
