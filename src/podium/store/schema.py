@@ -193,6 +193,96 @@ permit_waiters = sa.Table(
     sa.Index("ix_permit_waiters_holder", "instance_pk", "step_id"),
 )
 
+# -- triggers, signals and the event stream -------------------------------------------
+
+# The cron trigger of a workflow's active version: when it fires next. ``next_fire_at`` is
+# the nominal fire time (UTC epoch), ``due_at`` the same plus the workflow's jitter.
+cron_triggers = sa.Table(
+    "cron_triggers",
+    metadata,
+    sa.Column("workflow_id", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("cron", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("jitter_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("catchup", sa.String(8), nullable=False),
+    sa.Column("next_fire_at", sa.Float, nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_cron_triggers_due", "due_at"),
+)
+
+# One row per fire of a cron trigger: the key that makes a tick fire once, however many
+# replicas look at it.
+fires = sa.Table(
+    "fires",
+    metadata,
+    sa.Column("workflow_id", sa.String(128), primary_key=True),
+    sa.Column("fire_time", sa.Float, primary_key=True),
+    sa.Column("instance_id", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# A signal name's last sequence number; its row is locked while a signal of that name is
+# announced, so numbering and matching are serial per name.
+signal_names = sa.Table(
+    "signal_names",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+)
+
+signals = sa.Table(
+    "signals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("request_id", sa.String(200), nullable=True),
+    sa.Column("source", sa.JSON, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("name", "seq", name="uq_signals_name_seq"),
+    sa.UniqueConstraint("name", "request_id", name="uq_signals_name_request"),
+)
+
+# The signal trigger of a workflow's active version, one row per signal of each group, with
+# the newest matching signal not yet used to start an instance.
+signal_slots = sa.Table(
+    "signal_slots",
+    metadata,
+    sa.Column("workflow_id", sa.String(128), primary_key=True),
+    sa.Column("group_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("signal_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("match", sa.JSON, nullable=False),
+    sa.Column("signal_id", sa.Integer, nullable=True),
+    sa.Index("ix_signal_slots_name", "name"),
+)
+
+# A step waiting for signals (``wait_for``): one row per signal it still needs.
+signal_waits = sa.Table(
+    "signal_waits",
+    metadata,
+    sa.Column("instance_pk", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("step_id", sa.String(200), primary_key=True),
+    sa.Column("wait_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("match", sa.JSON, nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Index("ix_signal_waits_name", "name"),
+)
+
+# How far each event sink has delivered the outbox.
+outbox_cursors = sa.Table(
+    "outbox_cursors",
+    metadata,
+    sa.Column("sink", sa.String(100), primary_key=True),
+    sa.Column("last_id", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 workers = sa.Table(
     "workers",
     metadata,
