@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import uvicorn
 from fastapi import FastAPI
@@ -42,6 +43,7 @@ def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path]
         load_files(db, list(load), now=time.time())
     worker = Worker(db, settings)
     worker.start()
+    services = _background_services(db, settings, worker)
     app = create_app(db, on_work=worker.notify)
     log.info(
         "server listening",
@@ -54,6 +56,8 @@ def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path]
     try:
         _serve(app, host, port)
     finally:
+        for service in reversed(services):
+            service.stop()
         worker.stop()
         db.dispose()
 
@@ -90,11 +94,25 @@ def run_worker(*, db_url: str, worker_id: str | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     worker.start()
+    services = _background_services(db, settings, worker)
     try:
         done.wait()
     finally:
+        for service in reversed(services):
+            service.stop()
         worker.stop()
         db.dispose()
+
+
+class Service(Protocol):
+    def stop(self) -> None: ...
+
+
+def _background_services(db: Database, settings: Settings, worker: Worker) -> list[Service]:
+    """What runs beside the engine in a server or worker process, started in this order
+    and stopped in the reverse one."""
+    services: list[Service] = []
+    return services
 
 
 def _serve(app: FastAPI, host: str, port: int) -> None:
