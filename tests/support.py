@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ import uvicorn
 
 from podium.api.app import create_app
 from podium.config import Settings
+from podium.events.publisher import Publisher
+from podium.events.urls import parse_sinks
 from podium.store.database import Database
 from podium.store.migrate import upgrade
 from podium.worker.loop import Worker
@@ -169,8 +171,14 @@ class Podium:
 
 @contextlib.contextmanager
 def running_podium(
-    db_url: str, data_dir: Path, *, lease_s: float = 3.0, kill_grace_s: float = 1.0
+    db_url: str,
+    data_dir: Path,
+    *,
+    lease_s: float = 3.0,
+    kill_grace_s: float = 1.0,
+    event_sinks: Sequence[str] = (),
 ) -> Iterator[Podium]:
+    """``event_sinks`` also starts an event publisher delivering to them (docs/events.md)."""
     db = Database(db_url)
     try:
         upgrade(db)
@@ -182,6 +190,10 @@ def running_podium(
     )
     worker = Worker(db, settings)
     worker.start()
+    publisher = Publisher(
+        db, parse_sinks(tuple(event_sinks)), poll_s=0.1, retry_s=0.05, max_retry_s=0.5
+    )
+    publisher.start()
     app = create_app(db, on_work=worker.notify)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
@@ -198,5 +210,6 @@ def running_podium(
         client.close()
         server.should_exit = True
         thread.join(timeout=10)
+        publisher.stop()
         worker.stop()
         db.dispose()

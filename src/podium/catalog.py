@@ -20,6 +20,7 @@ from podium.errors import InvalidDefinition, InvalidInput, NotSupportedYet, Work
 from podium.store import permits
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
+from podium.triggers import changes
 
 log = logging.getLogger("podium.catalog")
 
@@ -79,6 +80,8 @@ def push_workflow(
             now=now,
         )
         permits.known_tags(conn, _step_tags(wf.steps), now)
+    if active:
+        changes.announce()
     return Pushed(wf.id, version, active, True)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -17,9 +18,11 @@ from podium.api.app import create_app
 from podium.catalog import load_files
 from podium.config import Settings
 from podium.errors import InvalidInput
+from podium.events.publisher import start_publisher
 from podium.logs import configure_logging
 from podium.store.database import Database
 from podium.store.migrate import upgrade
+from podium.triggers.scheduler import Scheduler
 from podium.worker.loop import Worker
 
 log = logging.getLogger("podium")
@@ -40,11 +43,11 @@ def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path]
     configure_logging()
     db, settings = open_database(db_url, engine=True)
     if load:
-        load_files(db, list(load), now=time.time())
-    worker = Worker(db, settings)
+        load_files(db, list(load), now=process_clock()())
+    worker = Worker(db, settings, clock=process_clock())
     worker.start()
     services = _background_services(db, settings, worker)
-    app = create_app(db, on_work=worker.notify)
+    app = create_app(db, on_work=worker.notify, clock=worker.clock)
     log.info(
         "server listening",
         extra={
@@ -71,7 +74,7 @@ def run_api(*, db_url: str, host: str, port: int) -> None:
             "`podium server`, which runs both in one process"
         )
     db, _ = open_database(db_url)
-    app = create_app(db)
+    app = create_app(db, clock=process_clock())
     try:
         _serve(app, host, port)
     finally:
@@ -87,7 +90,7 @@ def run_worker(*, db_url: str, worker_id: str | None = None) -> None:
             "the only writer of its file"
         )
     db, settings = open_database(db_url)
-    worker = Worker(db, settings)
+    worker = Worker(db, settings, clock=process_clock())
     if worker_id:
         worker.worker_id = worker_id
     done = threading.Event()
@@ -104,6 +107,18 @@ def run_worker(*, db_url: str, worker_id: str | None = None) -> None:
         db.dispose()
 
 
+def process_clock() -> Callable[[], float]:
+    """The clock of this process: the system's, moved by ``PODIUM_CLOCK_OFFSET_SECONDS``.
+
+    A testing aid only (tests put a real process just before a cron tick); the offset is
+    read here, once, and every clock of the process (API, engine, scheduler) uses it.
+    """
+    offset = float(os.environ.get("PODIUM_CLOCK_OFFSET_SECONDS") or 0)
+    if not offset:
+        return time.time
+    return lambda: time.time() + offset
+
+
 class Service(Protocol):
     def stop(self) -> None: ...
 
@@ -112,6 +127,10 @@ def _background_services(db: Database, settings: Settings, worker: Worker) -> li
     """What runs beside the engine in a server or worker process, started in this order
     and stopped in the reverse one."""
     services: list[Service] = []
+    scheduler = Scheduler(db, clock=worker.clock, on_work=worker.notify)
+    scheduler.start()
+    services.append(scheduler)
+    services.append(start_publisher(db, settings))
     return services
 
 

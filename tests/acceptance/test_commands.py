@@ -1,8 +1,6 @@
-"""The command surface: help lists the contract, later commands refuse cleanly, errors exit 1."""
+"""The command surface: help lists the contract, errors exit 1."""
 
 from __future__ import annotations
-
-import pytest
 
 from .conftest import Cli
 
@@ -19,21 +17,6 @@ def test_help_lists_every_command_of_the_contract(cli: Cli) -> None:
     assert result.returncode == 0
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")}
     assert set(CONTRACT_COMMANDS) <= listed
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["skip", "wf", "inst", "step"],
-        ["signal", "ready", "-p", "a=1"],
-    ],
-)
-def test_later_commands_exit_2(cli: Cli, args: list[str]) -> None:
-    result = cli(*args)
-
-    assert result.returncode == 2
-    assert f"podium {args[0]}: not supported yet in this release" in result.stderr
-    assert result.stdout == ""
 
 
 def test_unreachable_server_exits_1_with_a_hint(cli: Cli) -> None:

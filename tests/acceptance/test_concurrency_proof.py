@@ -28,7 +28,7 @@ FLOWS: dict[str, tuple[int, list[list[str]]]] = {
     "report": (2, [["db"], ["db"], [], []]),
     "train": (3, [["db"], ["db", "gpu"], ["db"], [], [], []]),
 }
-RUNS_EACH = 2
+RUNS_EACH = 4
 
 
 def flow_yaml(workflow_id: str, step_concurrency: int, tags: list[list[str]], out: Path) -> str:
@@ -69,6 +69,29 @@ def peak(intervals: list[tuple[float, float]]) -> int:
     return highest
 
 
+def _start(url: str, workflow_id: str) -> int:
+    response = httpx.post(f"{url}/api/v1/workflows/{workflow_id}/instances", json={}, timeout=30)
+    response.raise_for_status()
+    return int(response.json()["instance_id"])
+
+
+def _wait_for_workers(db_url: str, count: int) -> None:
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            with engine.connect() as conn:
+                running = conn.execute(
+                    sa.text("SELECT count(*) FROM workers WHERE stopped_at IS NULL")
+                ).scalar_one()
+            if running >= count:
+                return
+            assert time.monotonic() < deadline, f"{running} of {count} workers started"
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+
+
 def test_limits_hold_across_two_workers(tmp_path: Path) -> None:
     out = tmp_path / "spans"
     port = free_port()
@@ -89,23 +112,26 @@ def test_limits_hold_across_two_workers(tmp_path: Path) -> None:
             for workflow_id, (limit, tags) in FLOWS.items():
                 yaml = flow_yaml(workflow_id, limit, tags, out)
                 client.post("/api/v1/workflows", json={"yaml": yaml}).raise_for_status()
+            _wait_for_workers(db_url, 2)
             began = time.time()
-            started = [
-                (
-                    wf,
-                    client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"],
-                )
-                for _ in range(RUNS_EACH)
-                for wf in FLOWS
-            ]
+            # One start at a time: both workers wake for each and race for it, so the work
+            # spreads over both (a worker that starts an instance runs what follows in it
+            # and hands permits on itself; only new work is up for grabs).
+            started = []
+            for wf in list(FLOWS) * RUNS_EACH:
+                started.append((wf, _start(url, wf)))
+                time.sleep(0.3)
             docs = [wait_instance(client, wf, iid, timeout_s=120) for wf, iid in started]
             wall = time.time() - began
         assert [d["status"] for d in docs] == ["SUCCEEDED"] * len(docs)
         engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect() as conn:
-            workers = conn.execute(sa.text("SELECT DISTINCT worker_id FROM attempts")).all()
+            workers = conn.execute(
+                sa.text("SELECT worker_id, count(*) FROM attempts GROUP BY worker_id")
+            ).all()
             left = conn.execute(sa.text("SELECT count(*) FROM permits")).scalar_one()
         engine.dispose()
+    print(f"jobs per worker: {sorted(n for _, n in workers)}")
     assert len(workers) == 2, "both workers ran jobs"
     assert left == 0, "every permit was given back"
 

@@ -22,6 +22,7 @@ GUIDES = [
     ROOT / "docs" / "running.md",
     ROOT / "docs" / "parameters.md",
     ROOT / "docs" / "concurrency.md",
+    ROOT / "docs" / "signals.md",
 ]
 RUN_TIMEOUT_S = 60.0
 

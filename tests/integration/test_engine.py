@@ -322,14 +322,15 @@ id: later
 trigger: {cron: "0 0 * * *"}
 steps:
   - id: a
-    type: noop
+    type: container
+    image: alpine
 """
         },
     )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "not_supported_yet"
-    assert error["details"]["problems"][0]["location"].startswith("trigger")
+    assert error["details"]["problems"][0]["location"] == "steps[0].type"
     assert podium.client.get("/api/v1/workflows/later").status_code == 404
 
 

@@ -190,7 +190,7 @@ def test_stopping_a_waiting_instance_gives_up_its_place(podium: Podium, tmp_path
     doc = podium.wait("blocked", first)
     assert doc["status"] == "STOPPED"
     assert podium.steps(doc)["s"]["status"] == "STOPPED"
-    assert "waiting for a permit" in podium.steps(doc)["s"]["error"]["message"]
+    assert "stopped while it waited" in podium.steps(doc)["s"]["error"]["message"]
     view = tag(podium, "db")
     assert [w["instance_id"] for w in view["waiters"]] == [second]
     set_limit(podium, "db", None)  # no limit: everything waiting goes

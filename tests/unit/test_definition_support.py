@@ -51,9 +51,6 @@ steps:
     problems = unsupported_features(wf)
     assert all(p.message.startswith("not supported yet: ") for p in problems)
     assert {p.location for p in problems} == {
-        "trigger.cron",
-        "steps[0].wait_for",
-        "steps[0].emits",
         "steps[1].type",
         "steps[2].type",
     }
@@ -62,19 +59,28 @@ steps:
     assert "container steps" in by_location["steps[2].type"]
 
 
-def test_trigger_message_says_what_to_do() -> None:
-    wf = load_workflow("id: w\ntrigger: {cron: '@daily'}\nsteps: [{id: a, type: noop}]")
+def test_cron_triggers_run_today() -> None:
+    wf = load_workflow(
+        "id: w\ntrigger: {cron: '@daily', timezone: Europe/Paris, jitter: 10m, catchup: all}\n"
+        "steps: [{id: a, type: noop}]"
+    )
+    assert unsupported_features(wf) == []
+
+
+def test_step_type_message_says_what_to_do() -> None:
+    wf = load_workflow("id: w\nsteps: [{id: a, type: container, image: alpine}]")
     (problem,) = unsupported_features(wf)
     assert problem.as_dict() == {
-        "location": "trigger.cron",
-        "message": "not supported yet: cron triggers arrive in a later "
-        "release; remove the key to push this workflow",
+        "location": "steps[0].type",
+        "message": "not supported yet: container steps arrive in a later "
+        "release; use another step type to push this workflow",
     }
 
 
 def test_the_list_of_later_features_is_explicit() -> None:
-    assert "trigger_cron" in NOT_YET_SUPPORTED
+    assert "trigger_cron" not in NOT_YET_SUPPORTED  # cron triggers run since the scheduler
     assert "step_tags" not in NOT_YET_SUPPORTED  # they run since tag limits landed
+    assert not {"trigger_signals", "wait_for", "emits"} & NOT_YET_SUPPORTED  # signals run
     assert not {"foreach", "subworkflow"} & NOT_YET_SUPPORTED
     assert "if" not in NOT_YET_SUPPORTED  # conditions run since branching landed
     assert "expressions" not in NOT_YET_SUPPORTED  # they run since parameterized workflows

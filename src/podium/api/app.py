@@ -21,6 +21,7 @@ from podium.api import (
     routes_breakpoints,
     routes_instances,
     routes_restart,
+    routes_signals,
     routes_tags,
     routes_workflows,
 )
@@ -54,6 +55,8 @@ def create_app(
     app.include_router(routes_breakpoints.router)
     app.include_router(routes_restart.router)
     app.include_router(routes_tags.router)
+    app.include_router(routes_signals.router)
+    app.include_router(routes_signals.skip_router)
     return app
 
 

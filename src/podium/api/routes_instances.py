@@ -17,7 +17,7 @@ from podium.engine.states import TERMINAL_INSTANCE
 from podium.errors import InvalidInput, StepNotFound
 from podium.jobs import read_log
 from podium.store import instances as store_instances
-from podium.store import permits
+from podium.store import permits, signals
 from podium.store import workflows as store_workflows
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -145,6 +145,11 @@ def status(
             if any(s.status == "WAITING_FOR_PERMITS" for s in step_rows)
             else {}
         )
+        signal_waits = (
+            signals.waits_of(conn, row.pk)
+            if any(s.status == "WAITING_FOR_SIGNALS" for s in step_rows)
+            else {}
+        )
     if step_rows:
         steps = [step_view(s, plan.steps[s.step_id].type) for s in step_rows]
         for view in steps:
@@ -153,6 +158,11 @@ def status(
                 view["tags"] = sorted({*tags, *(row.tags or ())})
             if view["id"] in permit_waits:
                 view["waiting_for"] = permit_waits[view["id"]]
+            if view["id"] in signal_waits:
+                view["waiting_for_signals"] = [
+                    {"name": w["name"], "match": w["match"], "since": iso(w["since"])}
+                    for w in signal_waits[view["id"]]
+                ]
     else:
         steps = [pending_step_view({"id": s.id, "type": s.type}) for s in plan.steps.values()]
     document = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
@@ -14,7 +15,9 @@ from podium.definition import load_workflow
 from podium.errors import Conflict, InvalidInput, VersionNotFound
 from podium.store import instances as store_instances
 from podium.store import queue, runs
+from podium.store import triggers as store_triggers
 from podium.store import workflows as store_workflows
+from podium.triggers import changes
 from podium.triggers.cron import next_fire_times
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
@@ -61,9 +64,15 @@ def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
         )
         recent = store_instances.list_instances(conn, workflow_id, limit=10)
         queued = store_instances.queued(conn, workflow_id, limit=20)
+        stored = store_triggers.get_cron_trigger(conn, workflow_id)
     trigger = version.definition.get("trigger")
     fires: list[str] = []
-    if trigger and trigger.get("cron") and wf.active_version is not None:
+    if stored is not None:
+        # The stored trigger's pending tick first: what the scheduler will fire next.
+        after = datetime.fromtimestamp(stored.next_fire_at - 1, UTC)
+        times = next_fire_times(stored.cron, stored.timezone, after=after, count=5)
+        fires = [t.isoformat() for t in times]
+    elif trigger and trigger.get("cron") and wf.active_version is not None:
         times = next_fire_times(trigger["cron"], trigger.get("timezone") or "UTC", count=5)
         fires = [t.isoformat() for t in times]
     return {
@@ -117,6 +126,7 @@ def activate(workflow_id: str, ctx: Context, body: ActivateBody | None = None) -
         wf = store_workflows.get_workflow(conn, workflow_id)
         target = body.version if body and body.version is not None else wf.latest_version
         wf = store_workflows.set_active_version(conn, workflow_id, target, now=ctx.clock())
+    changes.announce()
     return {
         "workflow_id": workflow_id,
         "active_version": wf.active_version,
@@ -139,6 +149,7 @@ def unblock(workflow_id: str, ctx: Context) -> dict[str, Any]:
 def deactivate(workflow_id: str, ctx: Context) -> dict[str, Any]:
     with ctx.db.transaction() as conn:
         wf = store_workflows.set_active_version(conn, workflow_id, None, now=ctx.clock())
+    changes.announce()
     return {"workflow_id": workflow_id, "active_version": None, "latest_version": wf.latest_version}
 
 

@@ -13,9 +13,9 @@ import click
 from podium.cli.client import DEFAULT_SERVER, CliError
 from podium.cli.commands_control import breakpoint, restart, resume, unblock
 from podium.cli.commands_instances import instances, logs, run, status, stop
-from podium.cli.commands_later import register_later_commands
 from podium.cli.commands_local import cron, validate
 from podium.cli.commands_processes import api, server, worker
+from podium.cli.commands_signals import signal, skip
 from podium.cli.commands_tags import tag_limit
 from podium.cli.commands_workflows import activate, deactivate, info, push
 from podium.cli.context import CliContext
@@ -78,9 +78,10 @@ for _command in (
     resume,
     unblock,
     tag_limit,
+    signal,
+    skip,
 ):
     cli.add_command(_command)
-register_later_commands(cli)
 
 
 def main() -> None:

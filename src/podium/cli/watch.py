@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -114,6 +115,13 @@ def permit_lines(document: dict[str, Any]) -> list[str]:
                 f"{step.get('id')}: needs a {waiting.get('tag')!r} permit "
                 f"({use}, {waiting.get('ahead', 0)} ahead of it)"
             )
+        for wait in step.get("waiting_for_signals") or []:
+            match = wait.get("match") or {}
+            shown = ", ".join(f"{k}={_json(v)}" for k, v in match.items())
+            lines.append(
+                f"{step.get('id')}: waits for signal {wait.get('name')!r}"
+                + (f" with {shown}" if shown else "")
+            )
     return ["", *lines] if lines else []
 
 
@@ -140,3 +148,7 @@ def failure_lines(document: dict[str, Any]) -> list[str]:
     if instance_error and not lines:
         lines.append(f"instance {document.get('status')}: {instance_error}")
     return lines
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value

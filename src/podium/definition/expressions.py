@@ -83,6 +83,26 @@ def _step_problems(
         problems += _checked(step.script, names, location, shell=True)
         refs = references(step.script, shell=True)
         problems += _step_reference_problems(refs, step, location, upstream, outputs, shadowed)
+    for index, wait in enumerate(step.wait_for):
+        location = f"{base}.wait_for[{index}].match"
+        problems += _checked(wait.match, names, location)
+        problems += _step_reference_problems(
+            references(wait.match), step, location, upstream, outputs, shadowed
+        )
+    # An emitted signal's params also see the step's own outputs: it has succeeded.
+    own = {step.id: list(step.outputs)}
+    for index, emit in enumerate(step.emits):
+        location = f"{base}.emits[{index}].params"
+        problems += _checked(emit.params, names, location)
+        problems += _step_reference_problems(
+            references(emit.params),
+            step,
+            location,
+            upstream | {step.id},
+            {**outputs, **own},
+            shadowed,
+            own_outputs=True,
+        )
     return problems
 
 
@@ -101,21 +121,30 @@ def _step_reference_problems(
     upstream: set[str],
     outputs: Mapping[str, list[str] | None],
     shadowed: set[str],
+    *,
+    own_outputs: bool = False,
 ) -> list[Problem]:
     problems = []
     for suffix, ref in found:
         if ref.name not in outputs or ref.name in shadowed:
             continue
-        message = _output_read_problem(ref, step.id, upstream, outputs[ref.name])
+        message = _output_read_problem(
+            ref, step.id, upstream, outputs[ref.name], own_outputs=own_outputs
+        )
         if message:
             problems.append(Problem(location + suffix, message))
     return problems
 
 
 def _output_read_problem(
-    ref: Reference, reader: str, upstream: set[str], declared: list[str] | None
+    ref: Reference,
+    reader: str,
+    upstream: set[str],
+    declared: list[str] | None,
+    *,
+    own_outputs: bool = False,
 ) -> str | None:
-    if ref.name == reader:
+    if ref.name == reader and not own_outputs:
         return f"step {reader!r} cannot read its own outputs"
     if ref.name not in upstream:
         return (

@@ -19,6 +19,7 @@ from podium.triggers.cron import check_cron, check_timezone
 WORKFLOW_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+SIGNAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}")
 
 
 FIELD_ERROR = "podium"
@@ -75,6 +76,24 @@ def _tag(value: Any) -> str:
     return text
 
 
+def signal_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a signal (None if it can); the API uses it too."""
+    if SIGNAL_NAME_RE.fullmatch(name):
+        return None
+    return (
+        f"bad signal name {name!r}: start with a letter or digit, then letters, digits, '_', "
+        "'.', ':', '/' or '-', at most 200 characters"
+    )
+
+
+def _signal_name(value: Any) -> str:
+    text = _need_text(value, "a signal name")
+    problem = signal_name_problem(text)
+    if problem is not None:
+        raise rejected(problem)
+    return text
+
+
 def _duration(value: Any) -> str:
     try:
         text = value if isinstance(value, str) else repr(value)
@@ -125,6 +144,7 @@ def _positive_number(value: Any) -> float:
 WorkflowId = Annotated[str, BeforeValidator(_workflow_id)]
 Identifier = Annotated[str, BeforeValidator(_identifier)]
 TagName = Annotated[str, BeforeValidator(_tag)]
+SignalName = Annotated[str, BeforeValidator(_signal_name)]
 Duration = Annotated[str, BeforeValidator(_duration)]
 PositiveDuration = Annotated[str, BeforeValidator(_positive_duration)]
 CronExpression = Annotated[str, BeforeValidator(_cron)]

@@ -19,6 +19,7 @@ from podium.definition.fields import (
     Identifier,
     PositiveDuration,
     PositiveSeconds,
+    SignalName,
     TagName,
     TimeZoneName,
     VersionSelector,
@@ -27,6 +28,7 @@ from podium.definition.fields import (
     seconds_of,
 )
 from podium.definition.rules import workflow_rules
+from podium.triggers.matching import match_problems
 
 StepType = Literal["noop", "sleep", "script", "python", "notebook", "container"]
 RunStrategy = Literal["sequential", "strict_sequential", "first_only", "last_only", "parallel"]
@@ -48,14 +50,21 @@ class _Model(BaseModel):
 class Signal(_Model):
     """An input signal: fires when a signal named ``name`` with params matching ``match`` lands."""
 
-    name: str
+    name: SignalName
     match: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_comparisons(self) -> Signal:
+        problems = match_problems(self.match)
+        if problems:
+            raise rejected("; ".join(problems))
+        return self
 
 
 class Emit(_Model):
     """An output signal a step sends on success."""
 
-    name: str
+    name: SignalName
     params: dict[str, JsonValue] = Field(default_factory=dict)
 
 

@@ -15,10 +15,6 @@ from podium.definition.problems import Problem, format_location
 
 NOT_YET_SUPPORTED: frozenset[str] = frozenset(
     {
-        "trigger_cron",
-        "trigger_signals",
-        "wait_for",
-        "emits",
         "notebook",
         "container",
     }

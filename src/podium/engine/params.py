@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from podium.definition.params import declaration, is_declaration, type_problem
 from podium.engine.plan import Plan
@@ -22,12 +23,15 @@ def run_namespace(
     *, workflow_id: str, instance_id: int, version: int, trigger: Mapping[str, Any], at: float
 ) -> Namespace:
     scheduled = datetime.fromtimestamp(trigger.get("scheduled_at", at), UTC)
+    # The date as the schedule sees it: a 00:00 Europe/Paris fire is that day, not the
+    # day before in UTC.
+    local = scheduled.astimezone(ZoneInfo(str(trigger.get("timezone") or "UTC")))
     return Namespace(
         {
             "workflow_id": workflow_id,
             "instance_id": instance_id,
             "version": version,
-            "date": int(scheduled.strftime("%Y%m%d")),
+            "date": int(local.strftime("%Y%m%d")),
             "scheduled_at": scheduled.isoformat(),
             "trigger": str(trigger.get("type", "manual")),
         },

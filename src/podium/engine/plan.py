@@ -47,6 +47,10 @@ class StepPlan:
     """Upstream steps whose outputs the params or the script read (loaded when it starts)."""
     tags: tuple[str, ...] = ()
     """Concurrency tags, sorted and unique: permits are always taken in this order."""
+    wait_for: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    """Signals the step waits for before it runs: (name, match), match unresolved."""
+    emits: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    """Signals the step announces when it succeeds: (name, params), params unresolved."""
 
     @property
     def takes_permits(self) -> bool:
@@ -141,6 +145,12 @@ def _outputs_read(raw: Mapping[str, Any], step_ids: set[str]) -> tuple[str, ...]
     script = raw.get("script")
     if isinstance(script, str):
         names |= {ref.name for ref in Template.parse(script, shell=True).references()}
+    for wait in raw.get("wait_for") or ():
+        names |= {ref.name for _, ref in references(wait.get("match") or {})}
+    for emit in raw.get("emits") or ():
+        # The step's own outputs are handed to its emits directly.
+        own = {ref.name for _, ref in references(emit.get("params") or {})}
+        names |= own - {str(raw["id"])}
     return tuple(sorted(names & step_ids))
 
 
@@ -189,6 +199,12 @@ def compile_plan(
             subworkflow=subworkflow,
             reads_outputs_of=_outputs_read(raw, set(visible)),
             tags=tuple(sorted(set(raw.get("tags") or ()))),
+            wait_for=tuple(
+                (str(w["name"]), dict(w.get("match") or {})) for w in raw.get("wait_for") or ()
+            ),
+            emits=tuple(
+                (str(e["name"]), dict(e.get("params") or {})) for e in raw.get("emits") or ()
+            ),
         )
     return Plan(
         workflow_id=workflow_id,

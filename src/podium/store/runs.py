@@ -176,7 +176,7 @@ def start_attempt(
         .where(
             steps.c.instance_pk == instance_pk,
             steps.c.step_id == step_id,
-            steps.c.status.in_(["CREATED", "PAUSED", "WAITING_FOR_PERMITS"]),
+            steps.c.status.in_(["CREATED", "PAUSED", "WAITING_FOR_PERMITS", "WAITING_FOR_SIGNALS"]),
         )
         .values(
             status="RUNNING",
@@ -206,6 +206,16 @@ def release_dependents(
         .returning(steps.c.step_id, steps.c.pending_deps, steps.c.live_deps)
     ).all()
     return [(r.step_id, r.pending_deps, r.live_deps) for r in rows]
+
+
+def queued_for_slot(conn: sa.Connection, instance_pk: int, step_id: str) -> bool:
+    """True if the step is ready and waits for a slot of ``step_concurrency``."""
+    value = conn.execute(
+        sa.select(steps.c.ready_seq).where(
+            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
+        )
+    ).scalar_one_or_none()
+    return value is not None
 
 
 def steps_in_status(conn: sa.Connection, instance_pk: int, status: str) -> list[str]:
@@ -482,7 +492,7 @@ def begin_foreach(
         .where(
             steps.c.instance_pk == instance_pk,
             steps.c.step_id == step_id,
-            steps.c.status.in_(["CREATED", "PAUSED"]),
+            steps.c.status.in_(["CREATED", "PAUSED", "WAITING_FOR_SIGNALS"]),
         )
         .values(
             status="RUNNING",

@@ -8,7 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from podium.errors import VersionNotFound, WorkflowNotFound
-from podium.store.schema import workflow_versions, workflows
+from podium.store import signals
+from podium.store.schema import outbox, workflow_versions, workflows
+from podium.store.triggers import sync_cron_trigger
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,14 @@ def push_version(
         conn.execute(
             workflows.update().where(workflows.c.workflow_id == workflow_id).values(**values)
         )
+    if activate:
+        sync_cron_trigger(conn, workflow_id, version, definition, now=now)
+        sync_signal_trigger(conn, workflow_id, version, definition)
+    _announce(conn, "workflow.pushed", workflow_id, {"version": version, "active": activate}, now)
+    if activate:
+        _announce_active(
+            conn, workflow_id, version, current.active_version if current else None, now
+        )
     return version
 
 
@@ -129,6 +139,11 @@ def set_active_version(
         .where(workflows.c.workflow_id == workflow_id)
         .values(active_version=version, updated_at=now)
     )
+    definition = None if version is None else get_version(conn, workflow_id, version).definition
+    sync_cron_trigger(conn, workflow_id, version, definition, now=now)
+    sync_signal_trigger(conn, workflow_id, version, definition)
+    if version != wf.active_version:
+        _announce_active(conn, workflow_id, version, wf.active_version, now)
     return get_workflow(conn, workflow_id)
 
 
@@ -173,3 +188,29 @@ def unblock(conn: sa.Connection, workflow_id: str) -> int:
         .values(unblocked_through=through)
     )
     return through
+
+
+def sync_signal_trigger(
+    conn: sa.Connection, workflow_id: str, version: int | None, definition: dict[str, Any] | None
+) -> None:
+    """The signal trigger of the active version (none when inactive) is the one that waits."""
+    groups = ((definition or {}).get("trigger") or {}).get("signals") or []
+    signals.sync_slots(conn, workflow_id, version, groups)
+
+
+def _announce_active(
+    conn: sa.Connection, workflow_id: str, version: int | None, previous: int | None, now: float
+) -> None:
+    if version is None:
+        _announce(conn, "workflow.deactivated", workflow_id, {"previous_version": previous}, now)
+    else:
+        payload = {"version": version, "previous_version": previous}
+        _announce(conn, "workflow.activated", workflow_id, payload, now)
+
+
+def _announce(
+    conn: sa.Connection, topic: str, workflow_id: str, detail: dict[str, Any], now: float
+) -> None:
+    """An outbox event in the transaction of the change it describes (docs/events.md)."""
+    payload = {"workflow_id": workflow_id, **detail}
+    conn.execute(outbox.insert().values(at=now, topic=topic, key=workflow_id, payload=payload))

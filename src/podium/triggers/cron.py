@@ -9,6 +9,7 @@ runs once), as cronsim implements them.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -72,6 +73,18 @@ def next_fire_times(
     Times are aware datetimes in ``timezone``. Raises ``ValueError`` for a bad expression,
     a bad time zone or a naive ``after``.
     """
+    times: list[datetime] = []
+    for fire in iter_fire_times(expr, timezone, after):
+        times.append(fire)
+        if len(times) >= count:
+            break
+    return times
+
+
+def iter_fire_times(
+    expr: str, timezone: str = "UTC", after: datetime | None = None
+) -> Iterator[datetime]:
+    """Every fire time strictly after ``after`` (default: now), in order, without end."""
     problem = check_cron(expr) or check_timezone(timezone)
     if problem is not None:
         raise ValueError(problem)
@@ -81,15 +94,13 @@ def next_fire_times(
         raise ValueError("after must be a timezone-aware datetime")
     zone = ZoneInfo(timezone)
     start = after.astimezone(zone)
-    times: list[datetime] = []
+    last: datetime | None = None
     # Wall-clock iteration can return a time already past when ``after`` falls in the
     # repeated hour of a DST fall-back, so results are filtered on absolute time.
     for fire in CronSim(_expand(expr), start):
-        if fire > after and (not times or fire > times[-1]):
-            times.append(fire)
-        if len(times) >= count:
-            break
-    return times
+        if fire > after and (last is None or fire > last):
+            last = fire
+            yield fire
 
 
 @lru_cache(maxsize=1)

@@ -27,9 +27,10 @@ from podium.engine.states import (
     StepStatus,
     check_instance_transition,
 )
-from podium.expr import Budgets, ExprError, Namespace
-from podium.store import breakpoints, permits, queue, runs
+from podium.expr import Budgets, ExprError, Namespace, resolve
+from podium.store import breakpoints, permits, queue, runs, signals
 from podium.store.runs import InstanceRow, LoopCounts
+from podium.triggers.start import start_active
 from podium.worker import foreach, subworkflow
 from podium.worker.records import (
     CancelOrder,
@@ -52,7 +53,12 @@ _LIVE_STEP = (
     StepStatus.WAITING_FOR_SIGNALS,
 )
 _TIMER_KINDS = ("retry", "sleep_done")
-_STARTABLE = (StepStatus.CREATED, StepStatus.PAUSED, StepStatus.WAITING_FOR_PERMITS)
+_STARTABLE = (
+    StepStatus.CREATED,
+    StepStatus.PAUSED,
+    StepStatus.WAITING_FOR_PERMITS,
+    StepStatus.WAITING_FOR_SIGNALS,
+)
 
 
 @dataclass
@@ -96,6 +102,7 @@ class Advance:
     _outbox: list[dict[str, Any]] = field(default_factory=list)
     _ready: deque[tuple[int, str]] = field(default_factory=deque)
     _resumed: set[tuple[int, str]] = field(default_factory=set)
+    _signaled: set[tuple[int, str]] = field(default_factory=set)
     _loops: deque[tuple[int, str]] = field(default_factory=deque)
     _iterations_launched: int = 0
     _more_requested: set[tuple[int, str]] = field(default_factory=set)
@@ -104,6 +111,9 @@ class Advance:
     _permit_asks: list[tuple[int, str, bool]] = field(default_factory=list)
     _permit_returns: list[tuple[int, str]] = field(default_factory=list)
     admitted: set[str] = field(default_factory=set)
+    inline_grants: bool = True
+    """Start the next in line for a freed permit in the releasing transaction (one engine)
+    rather than through a work row any worker may take."""
     loops: dict[tuple[int, str], tuple[LoopCounts, dict[str, Any], dict[str, Any]]] = field(
         default_factory=dict
     )
@@ -265,8 +275,8 @@ class Advance:
         for step in t.plan.steps.values():
             if step.foreach is not None or step.subworkflow is not None:
                 foreach.stop_iterations(self, t, step.id)
-        self._stop_permit_waiters(
-            t, "stopped while waiting for a permit" if reason == "stop" else f"stopped ({reason})"
+        self._stop_waiters(
+            t, "stopped while it waited" if reason == "stop" else f"stopped ({reason})"
         )
         waiting = breakpoints.paused_steps(self.conn, t.row.pk)
         t.row.steps_active += len(waiting)  # ended below like running steps
@@ -339,11 +349,14 @@ class Advance:
         row = t.row
         if t.halt is not None:
             return
-        resumed = (row.pk, step.id) in self._resumed
+        signaled = (row.pk, step.id) in self._signaled
+        resumed = signaled or (row.pk, step.id) in self._resumed
         if not resumed and step.condition is not None and not self._condition_holds(t, step):
             return
         if not resumed and step.id in self._breakpoints(t):
             self._pause(t, step)
+            return
+        if step.wait_for and not signaled and not self._signals_there(t, step):
             return
         if row.steps_active >= t.plan.step_concurrency:
             row.ready_seq += 1
@@ -442,9 +455,11 @@ class Advance:
         ledger = permits.Ledger.open(self.conn, tags, self.now)
         ledger.release(returns)
         for pk, step_id in ledger.grant_waiters():
-            # The next in line starts in this transaction if its instance is free to take
-            # (never waiting for a lock while holding tags); otherwise a work row hands on.
-            if self.instance(pk, skip_locked=True) is not None:
+            # SQLite has one engine: the next in line starts in this transaction. With
+            # several workers (PostgreSQL) a work row hands it on, so any worker may run it
+            # and jobs spread over the workers instead of piling up on the one releasing
+            # permits. Never wait for an instance's lock while holding tags' locks.
+            if self.inline_grants and self.instance(pk, skip_locked=True) is not None:
                 self.permit_granted(pk, step_id)
             else:
                 self._work.append(
@@ -476,15 +491,125 @@ class Advance:
                 t, step_id, "step.status", {"status": "WAITING_FOR_PERMITS", "tag": waits_for}
             )
 
-    def _stop_permit_waiters(self, t: _Tracked, message: str) -> None:
-        """End the steps of a halting instance that wait for permits: they never ran."""
-        for step_id in runs.steps_in_status(self.conn, t.row.pk, StepStatus.WAITING_FOR_PERMITS):
-            self._end_step(
-                t,
-                t.plan.steps[step_id],
-                StepStatus.STOPPED,
-                error={"kind": ErrorKind.STOPPED.value, "message": message},
+    def _stop_waiters(self, t: _Tracked, message: str) -> None:
+        """End the steps of a halting instance that wait for permits or signals: they
+        never ran. (A step waiting for signals holds no slot; it is counted as it ends.)"""
+        error = {"kind": ErrorKind.STOPPED.value, "message": message}
+        pk = t.row.pk
+        for step_id in runs.steps_in_status(self.conn, pk, StepStatus.WAITING_FOR_PERMITS):
+            self._end_step(t, t.plan.steps[step_id], StepStatus.STOPPED, error=error)
+        waiting = runs.steps_in_status(self.conn, pk, StepStatus.WAITING_FOR_SIGNALS)
+        if waiting:
+            signals.drop_waits(self.conn, pk)
+        for step_id in waiting:
+            t.row.steps_active += 1
+            self._end_step(t, t.plan.steps[step_id], StepStatus.STOPPED, error=error)
+
+    # -- signals --------------------------------------------------------------------
+
+    def _signals_there(self, t: _Tracked, step: StepPlan) -> bool:
+        """True if every signal the step waits for was announced since its instance was
+        created; otherwise it waits for the missing ones (no slot held, nothing polled)."""
+        try:
+            scope = self._scope(t, step)
+            wanted = [
+                (index, name, resolve(dict(match), scope, self.budgets))
+                for index, (name, match) in enumerate(step.wait_for)
+            ]
+        except ExprError as exc:
+            t.row.steps_active += 1
+            self._inputs_failed(t, step, 1, ExprError(f"wait_for: {exc.message}"))
+            return False
+        # The names' locks keep a signal announced right now from slipping between the
+        # look below and the waits written after it.
+        signals.lock_names(self.conn, [name for _, name, _ in wanted])
+        missing = [
+            (index, name, match)
+            for index, name, match in wanted
+            if signals.already_there(self.conn, name, match, t.row.created_at) is None
+        ]
+        if not missing:
+            return True
+        signals.add_waits(self.conn, t.row.pk, step.id, missing, self.now)
+        runs.update_step(
+            self.conn, t.row.pk, step.id, expect=_STARTABLE, status=StepStatus.WAITING_FOR_SIGNALS
+        )
+        self._event(
+            t,
+            step.id,
+            "step.status",
+            {
+                "status": "WAITING_FOR_SIGNALS",
+                "signals": [{"name": name, "match": match} for _, name, match in missing],
+            },
+        )
+        return False
+
+    def signals_arrived(self, pk: int, step_id: str) -> None:
+        """Every signal a waiting step needed was announced: it goes on as if just ready."""
+        t = self.instance(pk)
+        if t is None or t.row.status in TERMINAL_INSTANCE or t.halt is not None:
+            return
+        state = runs.get_step(self.conn, pk, step_id)
+        if state is None or state.status != StepStatus.WAITING_FOR_SIGNALS:
+            return
+        self._signaled.add((pk, step_id))
+        self._ready.append((pk, step_id))
+        self._drain_ready()
+
+    def skip_step(self, pk: int, step_id: str) -> None:
+        """Skip, by hand, a step that waits (for signals, permits, a slot or a resume)."""
+        t = self.instance(pk)
+        if t is None or t.row.status in TERMINAL_INSTANCE:
+            return
+        state = runs.get_step(self.conn, pk, step_id)
+        if state is None:
+            return
+        if state.status in (StepStatus.WAITING_FOR_SIGNALS, StepStatus.PAUSED):
+            signals.drop_waits(self.conn, pk, step_id)
+            t.row.steps_active += 1
+        elif state.status == StepStatus.CREATED and runs.queued_for_slot(self.conn, pk, step_id):
+            t.row.steps_queued -= 1
+            t.row.steps_active += 1
+        elif state.status != StepStatus.WAITING_FOR_PERMITS:
+            return
+        t.dirty = True
+        self._end_step(t, t.plan.steps[step_id], StepStatus.SKIPPED, reason="skipped by hand")
+        self._drain_ready()
+
+    def _emit(self, t: _Tracked, step: StepPlan, outputs: dict[str, Any]) -> None:
+        """Announce the step's ``emits`` (it succeeded), in this transaction. Their params
+        see what the step's params see, the step's own params, and its outputs
+        (``${ load.rows }`` in step ``load``)."""
+        source = {
+            "workflow_id": t.row.workflow_id,
+            "instance_id": t.row.instance_id,
+            "step_id": step.id,
+        }
+        for name, raw in step.emits:
+            try:
+                scope = self._scope(t, step)
+                scope.update(self.prepare(t, step)[0])
+                scope[step.id] = Namespace(outputs, name=step.id, member="output")
+                values = resolve(dict(raw), scope, self.budgets)
+            except ExprError as exc:
+                message = f"signal {name!r} not announced: its params failed: {exc.message}"
+                self._event(t, step.id, "step.emit_failed", {"name": name, "message": message})
+                continue
+            announced = signals.announce(
+                self.conn,
+                name,
+                values,
+                now=self.now,
+                start_instance=self._start_for_trigger,
+                source=source,
             )
+            self._event(t, step.id, "step.emitted", {"name": name, "seq": announced.signal.seq})
+
+    def _start_for_trigger(
+        self, conn: sa.Connection, workflow_id: str, trigger: dict[str, Any]
+    ) -> int | None:
+        return start_active(conn, workflow_id, trigger, now=self.now, budgets=self.budgets)
 
     def prepare(self, t: _Tracked, step: StepPlan) -> tuple[dict[str, Any], str]:
         """The step's resolved params and script: what its job receives. Raises ExprError."""
@@ -810,6 +935,8 @@ class Advance:
         t.dirty = True
         if step.takes_permits and self.step_tags(t, step):
             self._permit_returns.append((row.pk, step.id))
+        if step.emits and status is StepStatus.SUCCEEDED:
+            self._emit(t, step, outputs or {})
         halt = rules.halt_for_step_end(status, step.on_failure)
         if halt is not None:
             first = t.halt is None
@@ -823,7 +950,7 @@ class Advance:
             if halt is Halt.FAIL_FAST:
                 self._cancel_running(t, "fail_fast")
             elif first:
-                self._stop_permit_waiters(t, f"not started: {halt_message(t.halt)}")
+                self._stop_waiters(t, f"not started: {halt_message(t.halt)}")
         if t.halt is None:
             live = status is not StepStatus.SKIPPED
             for dep_id, pending, live_deps in runs.release_dependents(

@@ -13,13 +13,18 @@ from podium.store.queue import NOTIFY_CHANNEL
 log = logging.getLogger("podium.worker")
 
 
-def listen_for_work(db: Database, wake: threading.Event, stopping: threading.Event) -> None:
+def listen_for_work(
+    db: Database,
+    wake: threading.Event,
+    stopping: threading.Event,
+    channel: str = NOTIFY_CHANNEL,
+) -> None:
     """Set ``wake`` on every notification until ``stopping``; reconnect after errors."""
     dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     while not stopping.is_set():
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                conn.execute(f"LISTEN {channel}")
                 wake.set()  # anything missed while (re)connecting
                 while not stopping.is_set():
                     for _ in conn.notifies(timeout=1.0, stop_after=1):

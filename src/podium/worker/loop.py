@@ -248,6 +248,7 @@ class Worker:
             lease_s=self.settings.lease_s,
             load_plan=self._plan,
             budgets=self.budgets,
+            inline_grants=self.db.is_sqlite,
         )
 
     def _plan(self, conn: sa.Connection, workflow_id: str, version: int) -> Plan:
@@ -283,6 +284,12 @@ class Worker:
         elif kind == "permit":
             assert item.step_id is not None
             advance.permit_granted(item.instance_pk, item.step_id)
+        elif kind == "signaled":
+            assert item.step_id is not None
+            advance.signals_arrived(item.instance_pk, item.step_id)
+        elif kind == "skip":
+            assert item.step_id is not None
+            advance.skip_step(item.instance_pk, item.step_id)
         elif kind == "restart":
             advance.restart_instance(item.instance_pk)
         elif kind == "resume":

@@ -46,7 +46,7 @@ def begin_subworkflow(a: Advance, t: _Tracked, step: StepPlan) -> None:
         a.conn,
         t.row.pk,
         step.id,
-        expect=("CREATED", "PAUSED"),
+        expect=("CREATED", "PAUSED", "WAITING_FOR_SIGNALS"),
         status=StepStatus.RUNNING,
         attempt=1,
         params=link,

@@ -1,0 +1,173 @@
+"""A midnight spike: 10,000 workflows with ``trigger: {cron: "0 0 * * *"}`` and one ``noop``
+step, on a real server whose clock (``PODIUM_CLOCK_OFFSET_SECONDS``) stands a few seconds
+before midnight UTC. Prints the time from midnight until every instance exists and until
+every one SUCCEEDED, and checks that each workflow ran exactly once. Prints a table.
+
+The workflows are pushed first, to a server whose clock is an hour before that midnight
+(the push time is printed apart); that server stops and a second one starts on the same
+database just before midnight.
+
+    python benchmarks/cron_spike.py [--workflows 10000] [--pg-url URL] [--no-pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import drop_pg_database, free_port, fresh_pg_database, wait_healthy
+
+BEFORE_MIDNIGHT_S = 10.0
+YAML = "id: {wf}\ntrigger: {{cron: '0 0 * * *'}}\nsteps: [{{id: a, type: noop}}]\n"
+
+
+@contextlib.contextmanager
+def server(db: str, home: Path, clock_at: float) -> Iterator[str]:
+    """A ``podium server`` (SQLite) or ``podium api`` + ``podium worker`` (PostgreSQL) whose
+    clocks read ``clock_at`` now."""
+    env = {
+        **os.environ,
+        "PODIUM_HOME": str(home),
+        "PODIUM_LOG_LEVEL": "WARNING",
+        "PODIUM_CLOCK_OFFSET_SECONDS": str(clock_at - time.time()),
+    }
+    port = free_port()
+    cli = [sys.executable, "-m", "podium.cli.main"]
+    if db.startswith("sqlite"):
+        commands = [[*cli, "server", "--db", db, "--port", str(port)]]
+    else:
+        commands = [[*cli, "api", "--db", db, "--port", str(port)], [*cli, "worker", "--db", db]]
+    procs = [subprocess.Popen(c, env=env) for c in commands]
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", procs[0], timeout_s=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def push_all(url: str, count: int) -> float:
+    started = time.perf_counter()
+
+    def push(chunk: range) -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for i in chunk:
+                yaml = YAML.format(wf=f"nightly_{i:05d}")
+                client.post("/api/v1/workflows", json={"yaml": yaml}).raise_for_status()
+
+    threads = 8
+    chunks = [range(i, count, threads) for i in range(threads)]
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(push, chunks))
+    return time.perf_counter() - started
+
+
+def counts(engine: sa.Engine) -> tuple[int, int, float | None, float | None]:
+    """Instances, SUCCEEDED ones, the last created_at and the last ended_at."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT count(*), sum(CASE WHEN status = 'SUCCEEDED' THEN 1 ELSE 0 END), "
+                "max(created_at), max(ended_at) FROM instances WHERE parent_pk IS NULL"
+            )
+        ).one()
+    return int(row[0]), int(row[1] or 0), row[2], row[3]
+
+
+def measure(db: str, count: int) -> dict[str, str]:
+    now = time.time()
+    midnight = (now // 86400 + 2) * 86400  # a midnight UTC safely ahead of the real clock
+    engine = sa.create_engine(db.replace("postgresql://", "postgresql+psycopg://"))
+    with tempfile.TemporaryDirectory() as home:
+        with server(db, Path(home), midnight - 3600) as url:
+            push_s = push_all(url, count)
+        offset = midnight - BEFORE_MIDNIGHT_S - time.time()
+        with server(db, Path(home), midnight - BEFORE_MIDNIGHT_S):
+            deadline = time.time() + 1800
+            created_s = None
+            while time.time() < deadline:
+                total, succeeded, _, last_ended = counts(engine)
+                if created_s is None and total >= count:
+                    # Seen by polling (every 0.2 s), on the server's clock.
+                    created_s = time.time() + offset - midnight
+                if succeeded >= count and last_ended is not None:
+                    done_s = last_ended - midnight
+                    break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError(f"only {succeeded} of {count} instances SUCCEEDED")
+            with engine.connect() as conn:
+                per_workflow = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM (SELECT workflow_id, count(*) AS n FROM instances "
+                        "WHERE parent_pk IS NULL GROUP BY workflow_id) AS c WHERE n = 1"
+                    )
+                ).scalar_one()
+                fires = conn.execute(sa.text("SELECT count(*) FROM fires")).scalar_one()
+                first = conn.execute(
+                    sa.text("SELECT min(created_at) FROM instances WHERE parent_pk IS NULL")
+                ).scalar_one()
+    engine.dispose()
+    return {
+        "workflows": f"{count:,}",
+        "push all (8 client threads, s)": f"{push_s:.1f}",
+        "midnight to first instance (s)": f"{first - midnight:.2f}",
+        "midnight to all instances created (s)": f"{created_s:.1f}",
+        "midnight to all SUCCEEDED (s)": f"{done_s:.1f}",
+        "workflows with exactly one instance": f"{per_workflow:,}",
+        "fires recorded": f"{fires:,}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workflows", type=int, default=10_000)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "PODIUM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, dict[str, str]] = {}
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["SQLite"] = measure(f"sqlite:///{tmp}/podium.db", args.workflows)
+    if not args.no_pg:
+        db = fresh_pg_database(args.pg_url)
+        try:
+            results["PostgreSQL"] = measure(db, args.workflows)
+        finally:
+            drop_pg_database(args.pg_url, db)
+    print(f"# cron spike, {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores")
+    names = list(results)
+    print("| figure | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for key in results[names[0]]:
+        print(f"| {key} | " + " | ".join(results[n][key] for n in names) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The event stream: the outbox delivered, at least once and in order, to configured sinks."""
