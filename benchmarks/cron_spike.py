@@ -16,7 +16,6 @@ import argparse
 import concurrent.futures
 import contextlib
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import httpx
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import drop_pg_database, free_port, fresh_pg_database, wait_healthy
+from run import drop_pg_database, free_port, fresh_pg_database, print_table, wait_healthy
 
 BEFORE_MIDNIGHT_S = 10.0
 YAML = "id: {wf}\ntrigger: {{cron: '0 0 * * *'}}\nsteps: [{{id: a, type: noop}}]\n"
@@ -161,12 +160,7 @@ def main() -> None:
             results["PostgreSQL"] = measure(db, args.workflows)
         finally:
             drop_pg_database(args.pg_url, db)
-    print(f"# cron spike, {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores")
-    names = list(results)
-    print("| figure | " + " | ".join(names) + " |")
-    print("|---|" + "---|" * len(names))
-    for key in results[names[0]]:
-        print(f"| {key} | " + " | ".join(results[n][key] for n in names) + " |")
+    print_table("cron spike", results)
 
 
 if __name__ == "__main__":

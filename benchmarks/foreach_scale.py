@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import FOREACH_YAML, drop_pg_database, fresh_pg_database, podium, ts, wait_done
+from run import (
+    FOREACH_YAML,
+    drop_pg_database,
+    fresh_pg_database,
+    podium,
+    print_table,
+    ts,
+    wait_done,
+)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -79,15 +86,7 @@ def main() -> None:
             results["PostgreSQL"] = measure(db, args.iterations)
         finally:
             drop_pg_database(args.pg_url, db)
-    print(
-        f"# foreach at scale, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
-        f"{os.cpu_count()} cores"
-    )
-    names = list(results)
-    print("| figure | " + " | ".join(names) + " |")
-    print("|---|" + "---|" * len(names))
-    for key in results[names[0]]:
-        print(f"| {key} | " + " | ".join(results[n][key] for n in names) + " |")
+    print_table("foreach at scale", results)
 
 
 if __name__ == "__main__":

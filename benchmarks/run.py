@@ -217,8 +217,14 @@ def main() -> None:
             results["PostgreSQL"] = measure(db, args.repeat)
         finally:
             drop_pg_database(args.pg_url, db)
+    print_table("Podium benchmarks", results)
+
+
+def print_table(title: str, results: dict[str, dict[str, str]]) -> None:
+    """The figures as a Markdown table, a column per database, under a line naming the
+    machine and the day."""
     print(
-        f"# Podium benchmarks, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
+        f"# {title}, {time.strftime('%Y-%m-%d')}, {platform.node()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
     )
     names = list(results)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import drop_pg_database, fresh_pg_database, podium, ts, wait_done
+from run import drop_pg_database, fresh_pg_database, podium, print_table, ts, wait_done
 
 PER_INSTANCE = 20
 SLEEP_S = 0.05
@@ -108,15 +107,7 @@ def main() -> None:
             results["PostgreSQL"] = measure(db, args.steps, args.limit)
         finally:
             drop_pg_database(args.pg_url, db)
-    print(
-        f"# Tag limit {args.limit}, {args.steps} sleep steps of {SLEEP_S}s, "
-        f"{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores"
-    )
-    names = list(results)
-    print("| figure | " + " | ".join(names) + " |")
-    print("|---|" + "---|" * len(names))
-    for key in results[names[0]]:
-        print(f"| {key} | " + " | ".join(results[n][key] for n in names) + " |")
+    print_table(f"Tag limit {args.limit}, {args.steps} sleep steps of {SLEEP_S}s", results)
 
 
 if __name__ == "__main__":

@@ -213,3 +213,29 @@ def running_podium(
         publisher.stop()
         worker.stop()
         db.dispose()
+
+
+def job_spans(trace: Path) -> dict[str, tuple[float, float]]:
+    """The (start, end) of each job that wrote ``start KEY EPOCH`` and ``end KEY EPOCH``
+    lines to ``trace``; a key that starts twice fails the test."""
+    starts: dict[str, float] = {}
+    found: dict[str, tuple[float, float]] = {}
+    for line in trace.read_text().splitlines():
+        kind, key, at = line.split()
+        if kind == "start":
+            assert key not in starts, f"{key} started twice"
+            starts[key] = float(at)
+        else:
+            found[key] = (starts[key], float(at))
+    return found
+
+
+def max_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most spans running at one instant (an end sorts before a start at the same
+    instant)."""
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = peak = 0
+    for _, delta in edges:
+        running += delta
+        peak = max(peak, running)
+    return peak

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.support import free_port, fresh_pg_url
+from tests.support import free_port, fresh_pg_url, job_spans, max_overlap
 
 from .test_durability import podium_process, wait_healthy, wait_instance
 
@@ -45,28 +45,6 @@ def flow_yaml(workflow_id: str, step_concurrency: int, tags: list[list[str]], ou
             f'      echo "end {key} $(date +%s.%N)" >> {out}',
         ]
     return "\n".join(lines) + "\n"
-
-
-def spans(out: Path) -> dict[str, tuple[float, float]]:
-    starts: dict[str, float] = {}
-    found: dict[str, tuple[float, float]] = {}
-    for line in out.read_text().splitlines():
-        kind, key, at = line.split()
-        if kind == "start":
-            assert key not in starts, f"{key} started twice"
-            starts[key] = float(at)
-        else:
-            found[key] = (starts[key], float(at))
-    return found
-
-
-def peak(intervals: list[tuple[float, float]]) -> int:
-    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
-    running = highest = 0
-    for _, delta in edges:
-        running += delta
-        highest = max(highest, running)
-    return highest
 
 
 def _start(url: str, workflow_id: str) -> int:
@@ -135,19 +113,19 @@ def test_limits_hold_across_two_workers(tmp_path: Path) -> None:
     assert len(workers) == 2, "both workers ran jobs"
     assert left == 0, "every permit was given back"
 
-    found = spans(out)
+    found = job_spans(out)
     expected = sum(len(tags) for _, tags in FLOWS.values()) * RUNS_EACH
     assert len(found) == expected
     db = [span for key, span in found.items() if "db" in key.split("/")[3].split("+")]
     # The tag limit: never above 2, and reached.
-    assert peak(db) == 2
+    assert max_overlap(db) == 2
     # Each instance's step_concurrency: never above it, and reached where the tag allows.
     for workflow_id, (limit, _) in FLOWS.items():
         for _, iid in [s for s in started if s[0] == workflow_id]:
             mine = [span for key, span in found.items() if key.startswith(f"{workflow_id}/{iid}/")]
-            assert peak(mine) <= limit, (workflow_id, iid, peak(mine), limit)
+            assert max_overlap(mine) <= limit, (workflow_id, iid, max_overlap(mine), limit)
     train = [span for key, span in found.items() if key.startswith("train/")]
-    assert peak(train) >= 3
+    assert max_overlap(train) >= 3
     # Not serialised below the limits: the db steps took about their work divided by 2.
     first, last = min(s for s, _ in db), max(e for _, e in db)
     bound = len(db) * SECONDS / 2
@@ -183,9 +161,9 @@ def test_a_killed_server_keeps_permits_and_the_line(tmp_path: Path) -> None:
             view = client.get("/api/v1/tags/db").json()
     assert doc["status"] == "SUCCEEDED", doc
     assert (view["in_use"], view["waiting"]) == (0, 0)
-    found = spans(out)
+    found = job_spans(out)
     assert len(found) == 6
-    assert peak(list(found.values())) == 1
+    assert max_overlap(list(found.values())) == 1
     order = [key.split("/")[2] for key, _ in sorted(found.items(), key=lambda kv: kv[1][0])]
     assert order == [f"s{i}" for i in range(6)]
     assert all(s["attempts"] == 1 for s in doc["steps"])  # type: ignore[attr-defined]

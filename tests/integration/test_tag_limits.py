@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.support import Podium
+from tests.support import Podium, job_spans, max_overlap
 
 
 def set_limit(podium: Podium, tag: str, limit: int | None) -> dict[str, Any]:
@@ -42,27 +42,6 @@ def job(
 """
 
 
-def intervals(trace: Path) -> dict[str, tuple[float, float]]:
-    starts: dict[str, float] = {}
-    spans: dict[str, tuple[float, float]] = {}
-    for line in trace.read_text().splitlines():
-        kind, key, at = line.split()
-        if kind == "start":
-            starts[key] = float(at)
-        else:
-            spans[key] = (starts[key], float(at))
-    return spans
-
-
-def max_overlap(spans: list[tuple[float, float]]) -> int:
-    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = peak = 0
-    for _, delta in edges:  # an end sorts before a start at the same instant
-        running += delta
-        peak = max(peak, running)
-    return peak
-
-
 def test_a_tag_limit_caps_steps_across_workflows(podium: Podium, tmp_path: Path) -> None:
     trace = tmp_path / "trace"
     set_limit(podium, "db", 2)
@@ -72,7 +51,7 @@ def test_a_tag_limit_caps_steps_across_workflows(podium: Podium, tmp_path: Path)
     runs = [("left", podium.run("left")), ("right", podium.run("right"))]
     for wf, iid in runs:
         assert podium.wait(wf, iid)["status"] == "SUCCEEDED"
-    spans = intervals(trace)
+    spans = job_spans(trace)
     assert len(spans) == 6
     assert max_overlap(list(spans.values())) == 2  # never above the limit, and used
     view = tag(podium, "db")
@@ -105,7 +84,7 @@ def test_a_waiting_step_shows_its_permit_and_waiters_go_first_come_first_served(
     set_limit(podium, "gpu", 1)  # one at a time, in the order they asked
     for iid in [first, *later]:
         assert podium.wait("train", iid)["status"] == "SUCCEEDED"
-    order = sorted(intervals(trace).items(), key=lambda kv: kv[1][0])
+    order = sorted(job_spans(trace).items(), key=lambda kv: kv[1][0])
     assert [key.split("/")[1] for key, _ in order] == [str(i) for i in [first, *later]]
     assert max_overlap([span for _, span in order]) == 1
 
@@ -124,7 +103,7 @@ def test_a_step_with_two_tags_needs_a_permit_of_each(podium: Podium, tmp_path: P
     step = podium.wait_step("both", iid, "db_and_net", "WAITING_FOR_PERMITS")
     assert step["waiting_for"]["tag"] in ("db", "net")
     assert podium.wait("both", iid)["status"] == "SUCCEEDED"
-    spans = intervals(trace)
+    spans = job_spans(trace)
     both = spans[f"both/{iid}/db_and_net"]
     assert both[0] >= spans[f"both/{iid}/db_only"][1]
     assert both[0] >= spans[f"both/{iid}/net_only"][1]
@@ -152,7 +131,7 @@ steps:
     )
     iid = podium.run("backfill")
     assert podium.wait("backfill", iid)["status"] == "SUCCEEDED"
-    spans = intervals(trace)
+    spans = job_spans(trace)
     assert len(spans) == 4
     assert max_overlap(list(spans.values())) == 1  # the inner steps inherit the tag
 
@@ -176,7 +155,7 @@ steps:
     )
     iid = podium.run("parent")
     assert podium.wait("parent", iid)["status"] == "SUCCEEDED"
-    assert max_overlap(list(intervals(trace).values())) == 1
+    assert max_overlap(list(job_spans(trace).values())) == 1
 
 
 def test_stopping_a_waiting_instance_gives_up_its_place(podium: Podium, tmp_path: Path) -> None:
@@ -241,7 +220,7 @@ steps:
     )
     iid = podium.run("flaky")
     assert podium.wait("flaky", iid)["status"] == "SUCCEEDED"
-    spans = intervals(trace)
+    spans = job_spans(trace)
     first, second = spans[f"flaky/{iid}/try1"], spans[f"flaky/{iid}/try2"]
     steady = spans[f"flaky/{iid}/steady"]
     # steady waited for the first attempt, ran during the back-off, then the retry ran.

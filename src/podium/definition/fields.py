@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, PlainValidator
@@ -68,12 +69,17 @@ def tag_problem(tag: str) -> str | None:
     )
 
 
-def _tag(value: Any) -> str:
-    text = _need_text(value, "a tag")
-    problem = tag_problem(text)
-    if problem is not None:
-        raise rejected(problem)
-    return text
+def _named(what: str, problem_of: Callable[[str], str | None]) -> Callable[[Any], str]:
+    """A validator of names checked by ``problem_of`` (shared with the API)."""
+
+    def validate(value: Any) -> str:
+        text = _need_text(value, what)
+        problem = problem_of(text)
+        if problem is not None:
+            raise rejected(problem)
+        return text
+
+    return validate
 
 
 def signal_name_problem(name: str) -> str | None:
@@ -84,14 +90,6 @@ def signal_name_problem(name: str) -> str | None:
         f"bad signal name {name!r}: start with a letter or digit, then letters, digits, '_', "
         "'.', ':', '/' or '-', at most 200 characters"
     )
-
-
-def _signal_name(value: Any) -> str:
-    text = _need_text(value, "a signal name")
-    problem = signal_name_problem(text)
-    if problem is not None:
-        raise rejected(problem)
-    return text
 
 
 def _duration(value: Any) -> str:
@@ -143,8 +141,8 @@ def _positive_number(value: Any) -> float:
 
 WorkflowId = Annotated[str, BeforeValidator(_workflow_id)]
 Identifier = Annotated[str, BeforeValidator(_identifier)]
-TagName = Annotated[str, BeforeValidator(_tag)]
-SignalName = Annotated[str, BeforeValidator(_signal_name)]
+TagName = Annotated[str, BeforeValidator(_named("a tag", tag_problem))]
+SignalName = Annotated[str, BeforeValidator(_named("a signal name", signal_name_problem))]
 Duration = Annotated[str, BeforeValidator(_duration)]
 PositiveDuration = Annotated[str, BeforeValidator(_positive_duration)]
 CronExpression = Annotated[str, BeforeValidator(_cron)]

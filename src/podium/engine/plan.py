@@ -7,11 +7,14 @@ re-walks the definition.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from podium.definition.durations import parse_duration
 from podium.expr import Template, references
+
+JOB_KEYS = ("path", "parameters", "image", "command", "env", "container", "template")
+"""Step keys handed to the job runner as they are (see ``StepPlan.job``)."""
 
 PERMIT_TYPES = frozenset({"script", "python", "sleep", "notebook", "container"})
 
@@ -51,6 +54,10 @@ class StepPlan:
     """Signals the step waits for before it runs: (name, match), match unresolved."""
     emits: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     """Signals the step announces when it succeeds: (name, params), params unresolved."""
+    job: Mapping[str, Any] = field(default_factory=dict)
+    """What the job runner of the step's type reads beyond its script: ``path`` and
+    ``parameters`` of a notebook, ``image``, ``command`` and ``env`` of a container,
+    ``container`` for any type that runs in one (the definition's keys, as pushed)."""
 
     @property
     def takes_permits(self) -> bool:
@@ -205,6 +212,7 @@ def compile_plan(
             emits=tuple(
                 (str(e["name"]), dict(e.get("params") or {})) for e in raw.get("emits") or ()
             ),
+            job={k: raw[k] for k in JOB_KEYS if raw.get(k) is not None},
         )
     return Plan(
         workflow_id=workflow_id,

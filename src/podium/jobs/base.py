@@ -31,6 +31,8 @@ class JobSpec:
     attempt_dir: Path
     env: Mapping[str, str] = field(default_factory=dict)
     outputs: Sequence[str] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """The step's own job keys (``StepPlan.job``): a notebook's path, a container's image…"""
 
 
 @dataclass(frozen=True)

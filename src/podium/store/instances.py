@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,87 @@ def create_instance(
             }
         ],
     )
+
+
+def number_instances(conn: sa.Connection, workflow_ids: Sequence[str]) -> dict[str, Numbered]:
+    """Take the next number of each of these (distinct) workflows in one statement."""
+    if not workflow_ids:
+        return {}
+    rows = conn.execute(
+        workflows.update()
+        .where(workflows.c.workflow_id.in_(list(workflow_ids)))
+        .values(last_instance_id=workflows.c.last_instance_id + 1)
+        .returning(
+            workflows.c.workflow_id,
+            workflows.c.last_instance_id,
+            workflows.c.active_version,
+            workflows.c.latest_version,
+        )
+    ).all()
+    return {
+        r.workflow_id: Numbered(
+            r.workflow_id, r.last_instance_id, r.active_version, r.latest_version
+        )
+        for r in rows
+    }
+
+
+def create_instances(conn: sa.Connection, rows: Sequence[NewInstance], *, now: float) -> None:
+    """Many instances and their start rows at once: what ``create_instance`` does for one,
+    in a few statements for the whole batch (a cron spike)."""
+    if not rows:
+        return
+    pks = (
+        conn.execute(
+            instances.insert().returning(instances.c.pk, sort_by_parameter_order=True),
+            [
+                {
+                    "workflow_id": r.workflow_id,
+                    "instance_id": r.instance_id,
+                    "version": r.version,
+                    "status": "CREATED",
+                    "params": r.params,
+                    "trigger": r.trigger,
+                    "created_at": now,
+                }
+                for r in rows
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    add_work(conn, [{"kind": "start", "instance_pk": pk, "due_at": now} for pk in pks])
+    timeline_rows = []
+    outbox_rows = []
+    for pk, r in zip(pks, rows, strict=True):
+        detail = {"status": "CREATED", "version": r.version, "trigger": r.trigger}
+        timeline_rows.append(
+            {
+                "instance_pk": pk,
+                "step_id": None,
+                "at": now,
+                "event": "instance.status",
+                "detail": detail,
+            }
+        )
+        outbox_rows.append(
+            {
+                "at": now,
+                "topic": "instance.status",
+                "key": f"{r.workflow_id}/{r.instance_id}",
+                "payload": {"workflow_id": r.workflow_id, "instance_id": r.instance_id, **detail},
+            }
+        )
+    append_events(conn, timeline_rows, outbox_rows)
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    workflow_id: str
+    instance_id: int
+    version: int
+    params: dict[str, Any]
+    trigger: dict[str, Any]
 
 
 INSTANCE_COLUMNS = (

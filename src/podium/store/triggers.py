@@ -116,36 +116,58 @@ def claim_due_triggers(conn: sa.Connection, *, now: float, limit: int) -> list[C
     return sorted(rows, key=lambda r: r.workflow_id)
 
 
-def record_fire(conn: sa.Connection, workflow_id: str, fire_time: float, *, now: float) -> bool:
-    """Claim a tick; False when it was already fired (by this or another scheduler)."""
+def record_fires(
+    conn: sa.Connection, ticks: list[tuple[str, float]], *, now: float
+) -> set[tuple[str, float]]:
+    """Claim many ticks at once; returns those not fired before."""
+    if not ticks:
+        return set()
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = conn.execute(
+    rows = conn.execute(
         insert(fires)
-        .values(workflow_id=workflow_id, fire_time=fire_time, instance_id=None, created_at=now)
         .on_conflict_do_nothing(index_elements=["workflow_id", "fire_time"])
-        .returning(fires.c.fire_time)
-    )
-    return result.first() is not None
+        .returning(fires.c.workflow_id, fires.c.fire_time),
+        [
+            {"workflow_id": w, "fire_time": t, "instance_id": None, "created_at": now}
+            for w, t in ticks
+        ],
+    ).all()
+    return {(r.workflow_id, r.fire_time) for r in rows}
 
 
-def set_fire_instance(
-    conn: sa.Connection, workflow_id: str, fire_time: float, instance_id: int
-) -> None:
+def set_fire_instances(conn: sa.Connection, fired: list[tuple[str, float, int]]) -> None:
+    if not fired:
+        return
     conn.execute(
         fires.update()
-        .where(fires.c.workflow_id == workflow_id, fires.c.fire_time == fire_time)
-        .values(instance_id=instance_id)
+        .where(fires.c.workflow_id == sa.bindparam("w"), fires.c.fire_time == sa.bindparam("t"))
+        .values(instance_id=sa.bindparam("i")),
+        [{"w": w, "t": t, "i": i} for w, t, i in fired],
     )
 
 
-def advance_trigger(
-    conn: sa.Connection, row: CronTriggerRow, next_fire_at: float, *, now: float
+def advance_triggers(
+    conn: sa.Connection, moves: list[tuple[CronTriggerRow, float]], *, now: float
 ) -> None:
-    offset = row.due_at - row.next_fire_at
+    """Move each trigger to its next tick (its jitter kept)."""
+    if not moves:
+        return
     conn.execute(
         cron_triggers.update()
-        .where(cron_triggers.c.workflow_id == row.workflow_id)
-        .values(next_fire_at=next_fire_at, due_at=next_fire_at + offset, updated_at=now)
+        .where(cron_triggers.c.workflow_id == sa.bindparam("w"))
+        .values(
+            next_fire_at=sa.bindparam("next_fire_at"),
+            due_at=sa.bindparam("due_at"),
+            updated_at=now,
+        ),
+        [
+            {
+                "w": row.workflow_id,
+                "next_fire_at": following,
+                "due_at": following + (row.due_at - row.next_fire_at),
+            }
+            for row, following in moves
+        ],
     )
 
 

@@ -22,7 +22,7 @@ from podium.store import triggers as store_triggers
 from podium.store.database import Database
 from podium.triggers import changes
 from podium.triggers.schedule import MISSED_GRACE_S, Catchup, CronState, plan_fires
-from podium.triggers.start import start_active
+from podium.triggers.start import Start, start_many
 from podium.worker.listen import listen_for_work
 
 log = logging.getLogger("podium.triggers")
@@ -110,9 +110,7 @@ class Scheduler:
         while True:
             with self.db.transaction() as conn:
                 rows = store_triggers.claim_due_triggers(conn, now=now, limit=self.batch)
-                at = self.clock()
-                for row in rows:
-                    created += self._fire(conn, row, (now, at), watching_since, budgets)
+                created += self._fire_batch(conn, rows, now, watching_since, budgets)
             if created:
                 self.on_work()
             if len(rows) < self.batch:
@@ -120,49 +118,56 @@ class Scheduler:
         self._watching_since = now
         return created
 
-    def _fire(
+    def _fire_batch(
         self,
         conn: sa.Connection,
-        row: store_triggers.CronTriggerRow,
-        looked_at: tuple[float, float],
+        rows: list[store_triggers.CronTriggerRow],
+        now: float,
         watching_since: float,
         budgets: Budgets,
     ) -> int:
-        """Fire one trigger's due ticks; ``looked_at`` is (when this pass looked for due
-        triggers, now)."""
-        now, at = looked_at
-        state = CronState(
-            workflow_id=row.workflow_id,
-            cron=row.cron,
-            timezone=row.timezone,
-            catchup=cast(Catchup, row.catchup),
-            next_fire_at=row.next_fire_at,
-            offset_s=row.due_at - row.next_fire_at,
-        )
-        plan = plan_fires(state, now=now, watching_since=watching_since, grace_s=self.grace_s)
-        created = 0
-        for fire_time in plan.fire:
-            if not store_triggers.record_fire(conn, row.workflow_id, fire_time, now=at):
-                continue
-            trigger = {
-                "type": "cron",
-                "scheduled_at": fire_time,
-                "timezone": row.timezone,
-                "cron": row.cron,
-            }
-            instance_id = start_active(conn, row.workflow_id, trigger, now=at, budgets=budgets)
-            if instance_id is not None:
-                store_triggers.set_fire_instance(conn, row.workflow_id, fire_time, instance_id)
-                created += 1
-        if plan.skipped:
-            log.info(
-                "missed cron ticks skipped",
-                extra={
-                    "event": "scheduler.skipped",
-                    "workflow_id": row.workflow_id,
-                    "skipped": plan.skipped,
-                    "catchup": row.catchup,
-                },
+        """Fire the due ticks of a batch of triggers and move each to its next tick, in a
+        handful of statements for the whole batch."""
+        at = self.clock()
+        wanted: list[tuple[store_triggers.CronTriggerRow, float]] = []
+        moves: list[tuple[store_triggers.CronTriggerRow, float]] = []
+        for row in rows:
+            state = CronState(
+                workflow_id=row.workflow_id,
+                cron=row.cron,
+                timezone=row.timezone,
+                catchup=cast(Catchup, row.catchup),
+                next_fire_at=row.next_fire_at,
+                offset_s=row.due_at - row.next_fire_at,
             )
-        store_triggers.advance_trigger(conn, row, plan.next_fire_at, now=at)
-        return created
+            plan = plan_fires(state, now=now, watching_since=watching_since, grace_s=self.grace_s)
+            wanted += [(row, fire_time) for fire_time in plan.fire]
+            moves.append((row, plan.next_fire_at))
+            if plan.skipped:
+                log.info(
+                    "missed cron ticks skipped",
+                    extra={
+                        "event": "scheduler.skipped",
+                        "workflow_id": row.workflow_id,
+                        "skipped": plan.skipped,
+                        "catchup": row.catchup,
+                    },
+                )
+        # A tick already in ``fires`` was fired by another scheduler: it is not fired again.
+        new = store_triggers.record_fires(conn, [(r.workflow_id, t) for r, t in wanted], now=at)
+        ticks = [(row, t) for row, t in wanted if (row.workflow_id, t) in new]
+        starts = [
+            Start(
+                row.workflow_id,
+                row.version,
+                {"type": "cron", "scheduled_at": t, "timezone": row.timezone, "cron": row.cron},
+            )
+            for row, t in ticks
+        ]
+        numbers = start_many(conn, starts, now=at, budgets=budgets)
+        store_triggers.set_fire_instances(
+            conn,
+            [(row.workflow_id, t, n) for (row, t), n in zip(ticks, numbers, strict=True) if n],
+        )
+        store_triggers.advance_triggers(conn, moves, now=at)
+        return sum(1 for n in numbers if n is not None)

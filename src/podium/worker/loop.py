@@ -372,6 +372,7 @@ class Worker:
                 "PODIUM_ATTEMPT": str(order.attempt),
             },
             outputs=order.step.outputs,
+            config=order.step.job,
         )
         try:
             launched = jobs.launch(spec)
