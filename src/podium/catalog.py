@@ -20,6 +20,7 @@ from podium.errors import InvalidDefinition, InvalidInput, NotSupportedYet, Work
 from podium.store import permits
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
+from podium.templates.registry import server_catalog
 from podium.triggers import changes
 
 log = logging.getLogger("podium.catalog")
@@ -164,8 +165,10 @@ def workflow_files(paths: list[Path]) -> list[Path]:
 def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
     """Push every definition found at ``paths`` whose text changed since its latest version."""
     pushed = []
+    templates = server_catalog(db)
     for path in workflow_files(paths):
-        wf = load_workflow(path.read_text(), source=str(path), base_dir=path.parent)
+        text = path.read_text()
+        wf = load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
         result = push_workflow(
             db, wf, active=True, created_by="podium server --load", now=now, skip_unchanged=True
         )

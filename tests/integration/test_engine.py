@@ -313,27 +313,6 @@ def test_versions_run_as_asked(podium: Podium) -> None:
     assert "inactive" in refused.json()["error"]["message"]
 
 
-def test_unsupported_features_are_refused_and_nothing_is_stored(podium: Podium) -> None:
-    response = podium.client.post(
-        "/api/v1/workflows",
-        json={
-            "yaml": """
-id: later
-trigger: {cron: "0 0 * * *"}
-steps:
-  - id: a
-    type: container
-    image: alpine
-"""
-        },
-    )
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "not_supported_yet"
-    assert error["details"]["problems"][0]["location"] == "steps[0].type"
-    assert podium.client.get("/api/v1/workflows/later").status_code == 404
-
-
 def test_idle_engine_does_no_work(podium: Podium) -> None:
     podium.push("id: idle\nsteps:\n  - id: a\n    type: noop\n")
     podium.wait("idle", podium.run("idle"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from podium.definition import NOT_YET_SUPPORTED, load_workflow, unsupported_features
+import pytest
+
+from podium.definition import NOT_YET_SUPPORTED, load_workflow, support, unsupported_features
 
 RUNS_TODAY = """
 id: today
@@ -42,21 +44,22 @@ concurrency: 2
 params: {day: "${ run.date }", plan: {code: "return 1"}, deep: [{x: "a ${ day } c"}]}
 steps:
   - {id: a, type: noop, if: "${ true }", tags: [db], wait_for: [{name: s}], emits: [{name: t}]}
-  - {id: b, type: notebook, path: n.ipynb, params: {x: "${ day }"}}
+  - {id: b, type: python, script: "print(1)", params: {x: "${ day }"}}
   - {id: c, type: container, image: alpine}
   - {id: d, foreach: {over: {x: [1]}, steps: [{id: e, type: noop}]}}
   - {id: f, subworkflow: {workflow: other}}
 """
     )
-    problems = unsupported_features(wf)
-    assert all(p.message.startswith("not supported yet: ") for p in problems)
-    assert {p.location for p in problems} == {
-        "steps[1].type",
-        "steps[2].type",
-    }
-    by_location = {p.location: p.message for p in problems}
-    assert "notebook steps" in by_location["steps[1].type"]
-    assert "container steps" in by_location["steps[2].type"]
+    assert unsupported_features(wf) == []
+
+
+def test_notebook_steps_run_today() -> None:
+    wf = load_workflow(
+        "id: w\nsteps:\n  - id: nb\n    type: notebook\n    path: n.ipynb\n"
+        "    parameters: {x: 1}\n    cell_timeout: 1m\n"
+        "    notebook: {cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5}\n"
+    )
+    assert unsupported_features(wf) == []
 
 
 def test_cron_triggers_run_today() -> None:
@@ -67,14 +70,13 @@ def test_cron_triggers_run_today() -> None:
     assert unsupported_features(wf) == []
 
 
-def test_step_type_message_says_what_to_do() -> None:
-    wf = load_workflow("id: w\nsteps: [{id: a, type: container, image: alpine}]")
-    (problem,) = unsupported_features(wf)
-    assert problem.as_dict() == {
-        "location": "steps[0].type",
-        "message": "not supported yet: container steps arrive in a later "
-        "release; use another step type to push this workflow",
-    }
+def test_container_steps_run_today() -> None:
+    wf = load_workflow(
+        "id: w\nsteps:\n"
+        "  - {id: a, type: container, image: alpine, resources: {cpu: 1.5, memory: 512m}}\n"
+        "  - {id: b, type: script, script: 'true', container: {image: alpine}}\n"
+    )
+    assert unsupported_features(wf) == []
 
 
 def test_the_list_of_later_features_is_explicit() -> None:
@@ -84,9 +86,14 @@ def test_the_list_of_later_features_is_explicit() -> None:
     assert not {"foreach", "subworkflow"} & NOT_YET_SUPPORTED
     assert "if" not in NOT_YET_SUPPORTED  # conditions run since branching landed
     assert "expressions" not in NOT_YET_SUPPORTED  # they run since parameterized workflows
+    assert "notebook" not in NOT_YET_SUPPORTED  # they run through Papermill
+    assert "container" not in NOT_YET_SUPPORTED  # they run through the Docker Engine API
 
 
-def test_inside_a_foreach_later_features_are_still_named() -> None:
+def test_inside_a_foreach_later_features_are_still_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(support, "NOT_YET_SUPPORTED", frozenset({"container"}))
     wf = load_workflow("""
 id: w
 steps:

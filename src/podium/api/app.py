@@ -20,9 +20,11 @@ from podium import __version__
 from podium.api import (
     routes_breakpoints,
     routes_instances,
+    routes_notebooks,
     routes_restart,
     routes_signals,
     routes_tags,
+    routes_templates,
     routes_workflows,
 )
 from podium.api.context import ApiContext
@@ -57,6 +59,8 @@ def create_app(
     app.include_router(routes_tags.router)
     app.include_router(routes_signals.router)
     app.include_router(routes_signals.skip_router)
+    app.include_router(routes_templates.router)
+    app.include_router(routes_notebooks.router)
     return app
 
 

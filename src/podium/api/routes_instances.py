@@ -13,15 +13,19 @@ from podium.api.context import ApiContext, Context
 from podium.api.routes_workflows import version_number
 from podium.api.views import instance_summary, iso, pending_step_view, step_view
 from podium.engine import params
+from podium.engine.plan import Plan
 from podium.engine.states import TERMINAL_INSTANCE
 from podium.errors import InvalidInput, StepNotFound
 from podium.jobs import read_log
+from podium.jobs.artifacts import list_artifacts
 from podium.store import instances as store_instances
 from podium.store import permits, signals
 from podium.store import workflows as store_workflows
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
 dry_run_router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/dry-run", tags=["instances"])
+_NO_PROCESS = frozenset({"noop", "sleep", "foreach", "subworkflow"})
+"""Step types whose attempts run no job, so have no artifacts to list."""
 
 
 class RunBody(BaseModel):
@@ -150,6 +154,7 @@ def status(
             if any(s.status == "WAITING_FOR_SIGNALS" for s in step_rows)
             else {}
         )
+        attempt_dirs = _latest_attempt_dirs(conn, row.pk, step_rows, plan)
     if step_rows:
         steps = [step_view(s, plan.steps[s.step_id].type) for s in step_rows]
         for view in steps:
@@ -158,6 +163,8 @@ def status(
                 view["tags"] = sorted({*tags, *(row.tags or ())})
             if view["id"] in permit_waits:
                 view["waiting_for"] = permit_waits[view["id"]]
+            if view["id"] in attempt_dirs and (found := list_artifacts(attempt_dirs[view["id"]])):
+                view["artifacts"] = found
             if view["id"] in signal_waits:
                 view["waiting_for_signals"] = [
                     {"name": w["name"], "match": w["match"], "since": iso(w["since"])}
@@ -183,6 +190,20 @@ def status(
             }
         )
     return document
+
+
+def _latest_attempt_dirs(
+    conn: sa.Connection, instance_pk: int, step_rows: list[Any], plan: Plan
+) -> dict[str, Path]:
+    """The latest attempt directory of each step that ran a job, for its artifacts."""
+    found: dict[str, Path] = {}
+    for s in step_rows:
+        if not s.attempt or plan.steps[s.step_id].type in _NO_PROCESS:
+            continue
+        attempt = store_instances.find_attempt(conn, instance_pk, s.step_id, None)
+        if attempt is not None:
+            found[s.step_id] = Path(attempt.attempt_dir)
+    return found
 
 
 def _iteration_path(step: str, iteration: int) -> list[tuple[str, int]]:

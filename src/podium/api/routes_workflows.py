@@ -17,6 +17,7 @@ from podium.store import instances as store_instances
 from podium.store import queue, runs
 from podium.store import triggers as store_triggers
 from podium.store import workflows as store_workflows
+from podium.templates.registry import server_catalog
 from podium.triggers import changes
 from podium.triggers.cron import next_fire_times
 
@@ -35,7 +36,7 @@ class ActivateBody(BaseModel):
 @router.post("", status_code=201)
 def push(body: PushBody, request: Request, ctx: Context) -> dict[str, Any]:
     """Validate a definition and store it as the workflow's next version."""
-    wf = load_workflow(body.yaml, source="request")
+    wf = load_workflow(body.yaml, source="request", templates=server_catalog(ctx.db))
     now = ctx.clock()
     pushed = push_workflow(
         ctx.db, wf, active=body.active, now=now, created_by=request.headers.get("x-podium-user")

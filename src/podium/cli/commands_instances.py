@@ -232,7 +232,8 @@ def print_status(document: dict[str, Any], workflow_id: str, instance_id: str) -
         console.print(f"error: {error_text(document['error'])}", markup=False, soft_wrap=True)
     console.print()
     console.print(steps_table(document))
-    for line in permit_lines(document) + step_value_lines(document) + log_tail_lines(document):
+    lines = permit_lines(document) + step_value_lines(document) + artifact_lines(document)
+    for line in lines + log_tail_lines(document):
         console.print(line, markup=False, soft_wrap=True)
 
 
@@ -348,6 +349,16 @@ def step_value_lines(document: dict[str, Any]) -> list[str]:
             lines.append(f"  params: {_compact(own)}")
         if outputs:
             lines.append(f"  outputs: {_compact(outputs)}")
+    return ["", *lines] if lines else []
+
+
+def artifact_lines(document: dict[str, Any]) -> list[str]:
+    """The files each step's latest attempt kept in ``PODIUM_ARTIFACTS``."""
+    lines = [
+        f"{step.get('id')}: artifacts {', '.join(step['artifacts'])}"
+        for step in document.get("steps") or []
+        if step.get("artifacts")
+    ]
     return ["", *lines] if lines else []
 
 

@@ -41,10 +41,12 @@ class FileCheck:
         }
 
 
-def load_definition_file(path: Path) -> Any:
+def load_definition_file(path: Path, *, templates: Any = None) -> Any:
     """Load a YAML definition the way the server will see it (``file:`` scripts inlined).
 
-    Raises :class:`podium.errors.PodiumError` (``InvalidDefinition`` carries ``problems``).
+    Template steps are checked against ``templates`` (a ``TemplateCatalog``; default: the
+    templates shipped with Podium). Raises :class:`podium.errors.PodiumError`
+    (``InvalidDefinition`` carries ``problems``).
     """
     from podium.definition import load_workflow
 
@@ -54,7 +56,7 @@ def load_definition_file(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {path}: {exc}", exit_code=2) from exc
-    return load_workflow(text, source=str(path), base_dir=path.parent)
+    return load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
 
 
 def check_file(path: Path) -> FileCheck:

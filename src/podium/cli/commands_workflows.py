@@ -34,9 +34,11 @@ def push(file: Path, inactive: bool, as_json: bool) -> None:
     The new version becomes the active one unless --inactive is given.
     """
     from podium.definition import canonical_yaml
+    from podium.definition.templates import OPEN_CATALOG
 
     try:
-        workflow = load_definition_file(file)
+        # Templates registered on the server are known there only: it checks them.
+        workflow = load_definition_file(file, templates=OPEN_CATALOG)
     except PodiumError as exc:
         problems = getattr(exc, "problems", None) or exc.details.get("problems")
         raise CliError(

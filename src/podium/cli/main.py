@@ -17,6 +17,7 @@ from podium.cli.commands_local import cron, validate
 from podium.cli.commands_processes import api, server, worker
 from podium.cli.commands_signals import signal, skip
 from podium.cli.commands_tags import tag_limit
+from podium.cli.commands_templates import templates
 from podium.cli.commands_workflows import activate, deactivate, info, push
 from podium.cli.context import CliContext
 from podium.cli.output import print_error
@@ -78,6 +79,7 @@ for _command in (
     resume,
     unblock,
     tag_limit,
+    templates,
     signal,
     skip,
 ):

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from podium.definition.containers import ContainerOptions, Resources
 from podium.definition.fields import (
     RULES_ERROR,
     CronExpression,
@@ -28,6 +29,7 @@ from podium.definition.fields import (
     seconds_of,
 )
 from podium.definition.rules import workflow_rules
+from podium.definition.templates import JobType
 from podium.triggers.matching import match_problems
 
 StepType = Literal["noop", "sleep", "script", "python", "notebook", "container"]
@@ -120,15 +122,19 @@ class Step(_Model):
     id: Identifier
     depends_on: list[str] = Field(default_factory=list)
     if_: str | None = Field(default=None, alias="if")
-    type: StepType | None = None
+    type: JobType | None = None
     seconds: PositiveSeconds | None = None
     script: str | None = None
     file: str | None = None
     path: str | None = None
     parameters: dict[str, JsonValue] | None = None
+    notebook: dict[str, JsonValue] | None = None
+    cell_timeout: PositiveDuration | None = None
     image: str | None = None
     command: list[str] | None = None
     env: dict[str, str] | None = None
+    container: ContainerOptions | None = None
+    resources: Resources | None = None
     foreach: Foreach | None = None
     subworkflow: Subworkflow | None = None
     params: dict[str, JsonValue] = Field(default_factory=dict)

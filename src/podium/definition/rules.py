@@ -20,10 +20,21 @@ BODY_KEYS: dict[str, tuple[str, ...]] = {
     "sleep": ("seconds",),
     "script": ("script", "file"),
     "python": ("script", "file"),
-    "notebook": ("path", "parameters"),
+    "notebook": ("path", "parameters", "notebook", "cell_timeout"),
     "container": ("image", "command", "env"),
 }
-ALL_BODY_KEYS = ("seconds", "script", "file", "path", "parameters", "image", "command", "env")
+ALL_BODY_KEYS = (
+    "seconds",
+    "script",
+    "file",
+    "path",
+    "parameters",
+    "notebook",
+    "cell_timeout",
+    "image",
+    "command",
+    "env",
+)
 REQUIRED_BODY_KEY = {"sleep": "seconds", "notebook": "path", "container": "image"}
 
 
@@ -115,7 +126,26 @@ def step_body_rules(step: Mapping[str, Any], loc: Loc) -> list[Problem]:
         if key not in BODY_KEYS[step_type]:
             message = f"key {key!r} does not apply to type {step_type!r} (it is for {_owners(key)})"
             problems.append(Problem(where, message))
-    return problems + _required_body(step_type, present, where)
+    return problems + _required_body(step_type, present, where) + _container_rules(step, where)
+
+
+def _container_rules(step: Mapping[str, Any], where: str) -> list[Problem]:
+    """``container:`` runs a script in an image; ``resources:`` limits a container."""
+    step_type = step.get("type")
+    problems: list[Problem] = []
+    if step.get("container") is not None and step_type not in ("script", "python"):
+        message = (
+            f"key 'container' does not apply to type {step_type!r}: it runs a 'script' or "
+            "'python' step in an image; a 'container' step names its 'image' itself"
+        )
+        problems.append(Problem(where, message))
+    if step.get("resources") is not None and step_type != "container" and not step.get("container"):
+        message = (
+            "key 'resources' limits a container: use it with type 'container' or beside "
+            "'container: {image: ...}'"
+        )
+        problems.append(Problem(where, message))
+    return problems
 
 
 def _owners(key: str) -> str:

@@ -13,12 +13,7 @@ from typing import Any
 from podium.definition.model import Step, Workflow
 from podium.definition.problems import Problem, format_location
 
-NOT_YET_SUPPORTED: frozenset[str] = frozenset(
-    {
-        "notebook",
-        "container",
-    }
-)
+NOT_YET_SUPPORTED: frozenset[str] = frozenset({})
 
 _REASONS: dict[str, str] = {
     "trigger_cron": "cron triggers arrive in a later release",

@@ -17,27 +17,41 @@ from pydantic_core import ErrorDetails
 from podium.definition.expressions import expression_problems
 from podium.definition.fields import FIELD_ERROR, RULES_ERROR
 from podium.definition.model import Workflow, allowed_keys, model_at
+from podium.definition.notebooks import normalized_notebook, read_notebook
 from podium.definition.problems import ROOT, Loc, Problem, did_you_mean, format_location
 from podium.definition.problems import sorted_unique as _sorted_unique
 from podium.definition.rules import workflow_rules
+from podium.definition.templates import TemplateCatalog, template_step_problems
 from podium.definition.yaml_text import load_yaml
 from podium.errors import InvalidDefinition
 
 FILE_NOT_HERE = "file: cannot be read here; push from the CLI, which inlines files"
 
 
-def load_workflow(text: str, *, source: str = "<input>", base_dir: Path | None = None) -> Workflow:
+def load_workflow(
+    text: str,
+    *,
+    source: str = "<input>",
+    base_dir: Path | None = None,
+    templates: TemplateCatalog | None = None,
+) -> Workflow:
     """The workflow in ``text``; ``InvalidDefinition`` lists every problem otherwise."""
-    workflow, problems = check_text(text, source=source, base_dir=base_dir)
+    workflow, problems = check_text(text, source=source, base_dir=base_dir, templates=templates)
     if workflow is None or problems:
         raise InvalidDefinition(_summary(source, problems), [p.as_dict() for p in problems])
     return workflow
 
 
 def check_text(
-    text: str, *, source: str = "<input>", base_dir: Path | None = None
+    text: str,
+    *,
+    source: str = "<input>",
+    base_dir: Path | None = None,
+    templates: TemplateCatalog | None = None,
 ) -> tuple[Workflow | None, list[Problem]]:
     """Validate without raising: the workflow (when valid) and all problems found.
+
+    Template steps are checked against ``templates`` (default: those shipped with Podium).
 
     ``source`` names the text in messages built from the problems (see
     :func:`load_workflow`); locations themselves are relative to the document.
@@ -50,7 +64,7 @@ def check_text(
     if not isinstance(data, Mapping):
         kind = type(data).__name__
         return None, [Problem(ROOT, f"a workflow is a mapping of keys, not a {kind}")]
-    problems += workflow_rules(data)
+    problems += workflow_rules(data) + template_step_problems(data, templates)
     data, file_problems = inline_files(data, base_dir)
     problems += file_problems
     workflow: Workflow | None = None
@@ -138,8 +152,30 @@ def _inline_steps(steps: Any, loc: Loc, base_dir: Path | None, problems: list[Pr
             else:
                 del step["file"]
                 step["script"] = text
+        if step.get("type") == "notebook":
+            _inline_notebook(step, (*loc, index), base_dir, problems)
         result.append(step)
     return result
+
+
+def _inline_notebook(
+    step: dict[str, Any], loc: Loc, base_dir: Path | None, problems: list[Problem]
+) -> None:
+    """Put the notebook named by ``path`` in the step (``notebook:``) unless it is there
+    already, as in a stored version pushed again; either way it must be a notebook."""
+    given, path = step.get("notebook"), step.get("path")
+    if given is not None:
+        found, problem = normalized_notebook(given)
+        where = (*loc, "notebook")
+    elif isinstance(path, str):
+        found, problem = read_notebook(path, base_dir)
+        where = (*loc, "path")
+    else:
+        return
+    if problem is not None:
+        problems.append(Problem(format_location(where), problem))
+    else:
+        step["notebook"] = found
 
 
 def _read_script(file: str, base_dir: Path | None) -> tuple[str, str | None]:

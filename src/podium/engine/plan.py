@@ -11,9 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podium.definition.durations import parse_duration
+from podium.definition.templates import BUILT_IN_TYPES
 from podium.expr import Template, references
 
-JOB_KEYS = ("path", "parameters", "image", "command", "env", "container", "template")
+JOB_KEYS = (
+    "path",
+    "parameters",
+    "notebook",
+    "cell_timeout",
+    "image",
+    "command",
+    "env",
+    "container",
+    "template",
+)
 """Step keys handed to the job runner as they are (see ``StepPlan.job``)."""
 
 PERMIT_TYPES = frozenset({"script", "python", "sleep", "notebook", "container"})
@@ -64,7 +75,7 @@ class StepPlan:
         """Only a step that runs something holds permits; a foreach or subworkflow step
         passes its tags down to the steps inside it, so it never holds a permit its own
         steps wait for."""
-        return self.type in PERMIT_TYPES
+        return self.type in PERMIT_TYPES or "template" in self.job
 
 
 @dataclass(frozen=True)
@@ -212,7 +223,7 @@ def compile_plan(
             emits=tuple(
                 (str(e["name"]), dict(e.get("params") or {})) for e in raw.get("emits") or ()
             ),
-            job={k: raw[k] for k in JOB_KEYS if raw.get(k) is not None},
+            job=_job_keys(raw),
         )
     return Plan(
         workflow_id=workflow_id,
@@ -235,6 +246,15 @@ def _step_type(
     if subworkflow is not None:
         return "subworkflow"
     return str(raw.get("type") or "noop")
+
+
+def _job_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's job keys; a step whose type is a template also gets ``template``, its
+    name, so the worker runs the template's script (looked up when the job starts)."""
+    job = {k: raw[k] for k in JOB_KEYS if raw.get(k) is not None}
+    if raw.get("type") and raw["type"] not in BUILT_IN_TYPES:
+        job["template"] = raw["type"]
+    return job
 
 
 def _compile_foreach(

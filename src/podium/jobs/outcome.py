@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from podium.jobs.base import JobExit
-from podium.jobs.layout import EXIT_FILE, MILESTONES_FILE, OUTPUTS_FILE
+from podium.jobs.layout import ERROR_FILE, EXIT_FILE, MILESTONES_FILE, OUTPUTS_FILE
 from podium.jobs.logs import log_tail
 
 MAX_MILESTONES = 100
@@ -18,6 +18,7 @@ MAX_MILESTONES = 100
 MAX_MILESTONE_CHARS = 1000
 MAX_MILESTONES_BYTES = 1 << 20
 """How much of the milestones file is read: a job cannot make the worker read gigabytes."""
+MAX_JOB_ERROR_BYTES = 4096
 
 VANISHED_ERROR = (
     "the job's process ended without recording an exit status "
@@ -49,7 +50,7 @@ def collect(attempt_dir: Path, outputs: Sequence[str]) -> JobExit:
     if signum is not None:
         error = f"killed by signal {signum}{_signal_name(signum)}"
     elif exit_code != 0:
-        error = f"exit code {exit_code}"
+        error = read_job_error(attempt_dir) or f"exit code {exit_code}"
     elif outputs_error is not None:
         error = outputs_error
     else:
@@ -70,6 +71,16 @@ def _mtime(path: Path) -> float | None:
         return path.stat().st_mtime
     except FileNotFoundError:
         return None
+
+
+def read_job_error(attempt_dir: Path) -> str | None:
+    """The job's own account of its failure (``error`` file), at most ~4 KB, if it left one."""
+    try:
+        with (attempt_dir / ERROR_FILE).open("rb") as f:
+            raw = f.read(MAX_JOB_ERROR_BYTES)
+    except FileNotFoundError:
+        return None
+    return raw.decode("utf-8", errors="replace").strip() or None
 
 
 def read_exit_status(attempt_dir: Path) -> int | None:

@@ -23,7 +23,9 @@ import podium
 from podium.jobs import procfs
 from podium.jobs.base import AlreadyLaunched, JobSpec, Launched, LaunchFailed, Probe, ProbeState
 from podium.jobs.layout import (
+    ARTIFACTS_DIR,
     EXIT_FILE,
+    JOB_CONFIG_FILE,
     LOG_FILE,
     MILESTONES_FILE,
     OUTPUTS_FILE,
@@ -55,7 +57,13 @@ def launch(spec: JobSpec) -> Launched:
 
     On the engine's hot path: one spawn and a handful of small file writes, no waiting.
     """
-    command = job_command(spec.step_type, spec.attempt_dir / SCRIPT_FILE)
+    if spec.step_type == "container" or spec.config.get("container"):
+        from podium.jobs import container  # the Docker client, only for workers that need it
+
+        command = container.runner_command(spec)
+    else:
+        runner = "python" if spec.config.get("template") else spec.step_type
+        command = job_command(runner, spec.attempt_dir / SCRIPT_FILE)
     params_json = _params_json(spec.params)
     env = job_environment(spec)
     attempt_dir = spec.attempt_dir
@@ -72,6 +80,9 @@ def launch(spec: JobSpec) -> Launched:
         raise _launch_failed(spec, f"cannot create {attempt_dir}: {exc}") from exc
     try:
         os.mkdir(attempt_dir / WORK_DIR)
+        os.mkdir(attempt_dir / ARTIFACTS_DIR)
+        if spec.config:
+            (attempt_dir / JOB_CONFIG_FILE).write_text(json.dumps(dict(spec.config)), "utf-8")
         (attempt_dir / SCRIPT_FILE).write_text(spec.script, encoding="utf-8")
         (attempt_dir / PARAMS_FILE).write_text(params_json, encoding="utf-8")
         pid = _spawn_shim(attempt_dir, command, env)
@@ -90,6 +101,8 @@ def job_command(step_type: str, script_path: Path) -> list[str]:
         return [*BASH_COMMAND, str(script_path)]
     if step_type == "python":
         return [sys.executable, str(script_path)]
+    if step_type == "notebook":
+        return [sys.executable, "-m", "podium.jobs.notebook", str(script_path.parent)]
     raise LaunchFailed(
         f"step type {step_type!r} has no process runner; expected 'script' or 'python'",
         details={"step_type": step_type},
@@ -111,6 +124,7 @@ def job_environment(spec: JobSpec) -> dict[str, str]:
     env["PODIUM_PARAMS"] = str(spec.attempt_dir / PARAMS_FILE)
     env["PODIUM_OUTPUTS"] = str(spec.attempt_dir / OUTPUTS_FILE)
     env["PODIUM_MILESTONES"] = str(spec.attempt_dir / MILESTONES_FILE)
+    env["PODIUM_ARTIFACTS"] = str(spec.attempt_dir / ARTIFACTS_DIR)
     for name, value in env.items():
         if not name or "=" in name or "\0" in name or "\0" in value:
             raise LaunchFailed(

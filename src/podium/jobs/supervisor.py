@@ -22,7 +22,7 @@ from pathlib import Path
 
 from podium.jobs import procfs
 from podium.jobs.base import JobExit
-from podium.jobs.layout import EXIT_FILE
+from podium.jobs.layout import CONTAINER_FILE, EXIT_FILE
 from podium.jobs.outcome import collect, record_exit_status
 from podium.jobs.process import SHIM_RECORD_S, kill_stragglers, signal_group
 
@@ -272,6 +272,11 @@ class Supervisor:
         status = _reap(item.pid)
         if status is not None and not recorded and os.WIFSIGNALED(status):
             record_exit_status(item.attempt_dir, 128 + os.WTERMSIG(status))
+        if (item.attempt_dir / CONTAINER_FILE).exists():
+            # The runner of a container job died before removing its container.
+            from podium.jobs import container  # the Docker client, only when there is one
+
+            container.remove_leftover(item.attempt_dir)
 
     def _guarded(self, item: _Watch, action: Callable[[_Watch], None]) -> None:
         """One job's trouble is logged and never stops the thread that watches all the others."""

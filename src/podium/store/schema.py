@@ -314,3 +314,17 @@ outbox = sa.Table(
     sa.Column("key", sa.String(255), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
 )
+
+# Job templates registered on the server: every registration is a new version; jobs run
+# the latest one when they start.
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("script", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

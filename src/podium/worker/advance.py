@@ -30,6 +30,7 @@ from podium.engine.states import (
 from podium.expr import Budgets, ExprError, Namespace, resolve
 from podium.store import breakpoints, permits, queue, runs, signals
 from podium.store.runs import InstanceRow, LoopCounts
+from podium.templates.registry import template_job
 from podium.triggers.start import start_active
 from podium.worker import foreach, subworkflow
 from podium.worker.records import (
@@ -373,7 +374,9 @@ class Advance:
             self._noop(t, step)
         elif step.takes_permits and self.step_tags(t, step):
             self._permit_asks.append((t.row.pk, step.id, False))
-        elif step.type in ("sleep", "script", "python"):
+        elif step.type in ("sleep", "script", "python", "notebook", "container") or (
+            "template" in step.job
+        ):
             self._start_job(t, step)
         elif step.type == "foreach":
             foreach.begin_foreach(self, t, step)
@@ -616,6 +619,8 @@ class Advance:
         row = t.row
         scope = self._scope(t, step)
         own = params.resolve_step_params(step.params, scope, self.budgets)
+        if "template" in step.job:
+            return template_job(self.conn, step.job["template"], own)
         script = params.render_script(step.script or "", scope, self.budgets)
         return rules.step_params(row.params, own), script
 

@@ -1,0 +1,66 @@
+"""The executed notebook of a ``notebook`` step, as HTML for a browser or as the .ipynb."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from podium.api.context import Context
+from podium.errors import InvalidInput, NotFound, StepNotFound
+from podium.jobs.artifacts import artifact_path
+from podium.jobs.notebook import notebook_file_name
+from podium.store import instances as store_instances
+
+router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
+
+
+class NotebookNotFound(NotFound):
+    code = "notebook_not_found"
+
+
+@router.get("/{instance_id}/steps/{step_id}/notebook", response_model=None)
+def executed_notebook(
+    workflow_id: str,
+    instance_id: int,
+    step_id: str,
+    ctx: Context,
+    attempt: int | None = None,
+    format: Literal["html", "ipynb"] = "html",
+) -> Response:
+    """The notebook as the attempt (by default the latest) executed it, so far: it is saved
+    after every cell, so a running notebook shows the cells done."""
+    with ctx.db.read() as conn:
+        row = store_instances.find_instance(conn, workflow_id, instance_id)
+        steps = ctx.plan(conn, workflow_id, row.version).at(row.plan_path).steps
+        found = store_instances.find_attempt(conn, row.pk, step_id, attempt)
+    step = steps.get(step_id)
+    if step is None:
+        raise StepNotFound(f"instance {instance_id} of {workflow_id!r} has no step {step_id!r}")
+    if step.type != "notebook":
+        raise InvalidInput(f"step {step_id!r} is a {step.type} step, not a notebook step")
+    which = f"attempt {attempt}" if attempt is not None else "any attempt"
+    if found is None:
+        raise NotebookNotFound(f"step {step_id!r} has not run ({which}) in instance {instance_id}")
+    name = notebook_file_name(step.job.get("path"))
+    path = artifact_path(Path(found.attempt_dir), name)
+    if path is None:
+        raise NotebookNotFound(
+            f"attempt {found.attempt} of step {step_id!r} has no executed notebook "
+            "(its kernel never started, or its files are on another machine)"
+        )
+    if format == "ipynb":
+        return FileResponse(path, media_type="application/x-ipynb+json", filename=name)
+    return HTMLResponse(notebook_html(path))
+
+
+def notebook_html(path: Path) -> str:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    exporter = HTMLExporter()  # type: ignore[no-untyped-call]
+    body, _resources = exporter.from_notebook_node(notebook)
+    return body
