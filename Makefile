@@ -31,6 +31,7 @@ bench: install  ## print the benchmark table (see benchmarks/RESULTS.md)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/expr_bench.py
 	$(PY) benchmarks/tag_limits.py
+	$(PY) benchmarks/launch_overhead.py --repeat 5
 
 clean:
 	rm -rf $(VENV) .podium .pytest_cache .mypy_cache .ruff_cache

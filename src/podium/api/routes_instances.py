@@ -38,20 +38,23 @@ def start(workflow_id: str, ctx: Context, body: RunBody | None = None) -> dict[s
     """Write the instance and its start row; any worker takes it from there."""
     body = body or RunBody()
     trigger = {"type": "manual"}
-    with ctx.db.transaction() as conn:
+
+    def create(conn: sa.Connection) -> tuple[int, int]:
         numbered = store_instances.number_instance(conn, workflow_id)
         number = version_number(numbered, body.version)
-        instance_id = numbered.instance_id
         now = ctx.clock()
         store_instances.create_instance(
             conn,
             workflow_id=workflow_id,
-            instance_id=instance_id,
+            instance_id=numbered.instance_id,
             version=number,
             params=_run_params(ctx, conn, numbered, number, body, trigger, now),
             trigger=trigger,
             now=now,
         )
+        return numbered.instance_id, number
+
+    instance_id, number = ctx.db.run_transaction(create)
     ctx.on_work()
     return {
         "workflow_id": workflow_id,

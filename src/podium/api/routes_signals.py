@@ -55,8 +55,8 @@ def announce(body: SignalBody, ctx: Context) -> dict[str, Any]:
     def start(conn: sa.Connection, workflow_id: str, trigger: dict[str, Any]) -> int | None:
         return start_active(conn, workflow_id, trigger, now=now, budgets=ctx.budgets)
 
-    with ctx.db.transaction() as conn:
-        done = signals.announce(
+    done = ctx.db.run_transaction(
+        lambda conn: signals.announce(
             conn,
             body.name,
             body.params,
@@ -64,6 +64,7 @@ def announce(body: SignalBody, ctx: Context) -> dict[str, Any]:
             start_instance=start,
             request_id=body.request_id,
         )
+    )
     if done.started or done.released:
         ctx.on_work()
     return {

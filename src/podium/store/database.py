@@ -5,15 +5,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from podium.errors import EngineLocked, InvalidInput
+
+T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -59,6 +63,19 @@ class Database:
         """
         with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    def run_transaction(self, work: Callable[[sa.Connection], T], *, attempts: int = 5) -> T:
+        """Run ``work`` in one write transaction, again if PostgreSQL chose it as the victim
+        of a deadlock (everything it did was rolled back, so running it again is safe)."""
+        for attempt in range(attempts):
+            try:
+                with self.transaction() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if attempt + 1 >= attempts or not is_retryable(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -119,3 +136,11 @@ def _sqlite_engine(url: str, *, begin: str) -> sa.Engine:
 
 def _pg_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+"""deadlock_detected and serialization_failure: the transaction can simply run again."""
+
+
+def is_retryable(exc: sa.exc.DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES

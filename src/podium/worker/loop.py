@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import threading
 import time
 import uuid
@@ -25,7 +26,7 @@ from podium.engine.plan import Plan, compile_plan
 from podium.engine.states import Halt
 from podium.expr import Budgets, ExprError
 from podium.store import queue, runs
-from podium.store.database import Database
+from podium.store.database import Database, is_retryable
 from podium.store.schema import workers
 from podium.worker import admission, foreach
 from podium.worker.advance import Advance
@@ -113,9 +114,13 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
-            except sa.exc.DBAPIError:
-                # The database is unreachable or busy beyond its timeout: nothing was
-                # written, everything claimed is still due. Wait and try again.
+            except sa.exc.DBAPIError as exc:
+                # Nothing was written and everything claimed is still due: try again. A
+                # deadlock victim goes again at once; an unreachable database after a pause.
+                if is_retryable(exc):
+                    log.warning("deadlock; retrying", extra={"event": "worker.db_retry"})
+                    self._stopping.wait(random.uniform(0.005, 0.05))
+                    continue
                 log.exception("database error", extra={"event": "worker.db_error"})
                 self._stopping.wait(1.0)
                 continue
