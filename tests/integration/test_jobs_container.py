@@ -109,7 +109,7 @@ def test_params_in_outputs_out_env_and_limits(
     command = (
         'echo "day=$PODIUM_PARAM_DAY greeting=$GREETING step=$PODIUM_STEP_ID"; '
         'cat "$PODIUM_PARAMS"; echo; pwd; '
-        'echo "{\\"rows\\": $PODIUM_PARAM_DAY}" > "$PODIUM_OUTPUTS"; sleep 1'
+        'echo "{\\"rows\\": $PODIUM_PARAM_DAY}" > "$PODIUM_OUTPUTS"; sleep 5'
     )
     config = {
         "image": image,

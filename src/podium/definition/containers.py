@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from podium.definition.fields import StrictModel as _Model
 from podium.definition.fields import rejected
 
 MAX_CPU = 1024.0
@@ -18,16 +19,6 @@ MIN_MEMORY_BYTES = 6 * 1024 * 1024
 """Docker refuses a memory limit below 6 MiB."""
 MEMORY_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?)[bB]?")
 MEMORY_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        strict=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
 
 
 class Resources(_Model):

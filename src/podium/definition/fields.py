@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, PlainValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, PlainValidator
 from pydantic_core import PydanticCustomError
 
 from podium.definition.durations import parse_duration
@@ -156,3 +156,15 @@ PositiveSeconds = Annotated[
 def seconds_of(duration: str | None) -> float | None:
     """The seconds of a validated duration, or ``None`` when it is unset."""
     return None if duration is None else parse_duration(duration)
+
+
+class StrictModel(BaseModel):
+    """The base of every model of the definition: unknown keys refused, values not coerced."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from podium.definition.containers import ContainerOptions, Resources
 from podium.definition.fields import (
@@ -21,6 +21,7 @@ from podium.definition.fields import (
     PositiveDuration,
     PositiveSeconds,
     SignalName,
+    StrictModel,
     TagName,
     TimeZoneName,
     VersionSelector,
@@ -39,14 +40,7 @@ StepKind = Literal["job", "foreach", "subworkflow"]
 DEFAULT_PARALLEL_CONCURRENCY = 20
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        strict=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
+_Model = StrictModel
 
 
 class Signal(_Model):
