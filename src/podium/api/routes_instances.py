@@ -198,15 +198,15 @@ def status(
 def _latest_attempt_dirs(
     conn: sa.Connection, instance_pk: int, step_rows: list[Any], plan: Plan
 ) -> dict[str, Path]:
-    """The latest attempt directory of each step that ran a job, for its artifacts."""
-    found: dict[str, Path] = {}
-    for s in step_rows:
-        if not s.attempt or plan.steps[s.step_id].type in _NO_PROCESS:
-            continue
-        attempt = store_instances.find_attempt(conn, instance_pk, s.step_id, None)
-        if attempt is not None:
-            found[s.step_id] = Path(attempt.attempt_dir)
-    return found
+    """The latest attempt directory of each step that ran a job, for its artifacts (one
+    query for the whole instance)."""
+    wanted = {
+        s.step_id for s in step_rows if s.attempt and plan.steps[s.step_id].type not in _NO_PROCESS
+    }
+    if not wanted:
+        return {}
+    latest = store_instances.latest_attempt_dirs(conn, instance_pk)
+    return {step_id: Path(d) for step_id, d in latest.items() if step_id in wanted}
 
 
 def _iteration_path(step: str, iteration: int) -> list[tuple[str, int]]:

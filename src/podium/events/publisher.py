@@ -22,6 +22,7 @@ from podium.events.urls import SinkSpec, parse_sinks
 from podium.store import outbox
 from podium.store.database import Database
 from podium.store.outbox import OutboxRow
+from podium.store.runs import WROTE_OUTBOX
 
 log = logging.getLogger("podium.events")
 
@@ -29,7 +30,6 @@ BATCH = 200
 GAP_GRACE_S = 5.0
 RETRY_S = 0.5
 MAX_RETRY_S = 30.0
-_WROTE_OUTBOX = "podium.wrote_outbox"
 
 
 @dataclass
@@ -72,7 +72,6 @@ class Publisher:
             for spec in self.specs:
                 outbox.ensure_cursor(conn, spec.name, now=time.time())
         self._lanes = [_Lane(open_sink(spec)) for spec in self.specs]
-        sa.event.listen(self.db.engine, "before_cursor_execute", _note_outbox_write)
         sa.event.listen(self.db.engine, "checkin", self._on_checkin)
         sa.event.listen(self.db.engine, "rollback", _forget_outbox_write)
         for lane in self._lanes:
@@ -93,7 +92,6 @@ class Publisher:
         for thread in self._threads:
             thread.join(timeout=15)
         if self._lanes:
-            sa.event.remove(self.db.engine, "before_cursor_execute", _note_outbox_write)
             sa.event.remove(self.db.engine, "checkin", self._on_checkin)
             sa.event.remove(self.db.engine, "rollback", _forget_outbox_write)
         for lane in self._lanes:
@@ -195,7 +193,7 @@ class Publisher:
     def _on_checkin(self, _dbapi_conn: Any, record: Any) -> None:
         """A connection back in the pool has committed: what it wrote is visible now
         (at ``commit`` it would not be yet)."""
-        if record is not None and record.info.pop(_WROTE_OUTBOX, False):
+        if record is not None and record.info.pop(WROTE_OUTBOX, False):
             for lane in self._lanes:
                 lane.wake.set()
 
@@ -207,13 +205,8 @@ def start_publisher(db: Database, settings: Settings) -> Publisher:
     return publisher
 
 
-def _note_outbox_write(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-    if statement.startswith("INSERT INTO outbox "):
-        conn.info[_WROTE_OUTBOX] = True
-
-
 def _forget_outbox_write(conn: sa.Connection) -> None:
-    conn.info.pop(_WROTE_OUTBOX, None)
+    conn.info.pop(WROTE_OUTBOX, None)
 
 
 def _log_failure(lane: _Lane, exc: Exception, delay: float) -> None:

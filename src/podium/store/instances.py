@@ -325,3 +325,13 @@ def queued(conn: sa.Connection, workflow_id: str, *, limit: int) -> list[Any]:
             .limit(limit)
         ).all()
     )
+
+
+def latest_attempt_dirs(conn: sa.Connection, instance_pk: int) -> dict[str, str]:
+    """Each step's latest attempt directory, by step id."""
+    rows = conn.execute(
+        sa.select(attempts.c.step_id, attempts.c.attempt_dir)
+        .where(attempts.c.instance_pk == instance_pk)
+        .order_by(attempts.c.attempt)
+    ).all()
+    return {row.step_id: row.attempt_dir for row in rows}

@@ -329,6 +329,10 @@ def request_cancel(conn: sa.Connection, attempt_id: str, reason: str) -> bool:
     return result.rowcount == 1
 
 
+WROTE_OUTBOX = "podium.wrote_outbox"
+"""Key of ``Connection.info`` set by the one writer of the outbox, ``append_events``."""
+
+
 def append_events(
     conn: sa.Connection,
     timeline_rows: Sequence[dict[str, Any]],
@@ -338,6 +342,8 @@ def append_events(
         conn.execute(timeline.insert(), list(timeline_rows))
     if outbox_rows:
         conn.execute(outbox.insert(), list(outbox_rows))
+        # The event publisher wakes when a connection that wrote the outbox is returned.
+        conn.info[WROTE_OUTBOX] = True
 
 
 def step_outputs(

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from podium.errors import VersionNotFound, WorkflowNotFound
 from podium.store import signals
-from podium.store.schema import outbox, workflow_versions, workflows
+from podium.store.runs import append_events
+from podium.store.schema import workflow_versions, workflows
 from podium.store.triggers import sync_cron_trigger
 
 
@@ -213,4 +214,4 @@ def _announce(
 ) -> None:
     """An outbox event in the transaction of the change it describes (docs/events.md)."""
     payload = {"workflow_id": workflow_id, **detail}
-    conn.execute(outbox.insert().values(at=now, topic=topic, key=workflow_id, payload=payload))
+    append_events(conn, [], [{"at": now, "topic": topic, "key": workflow_id, "payload": payload}])

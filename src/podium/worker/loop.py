@@ -42,6 +42,17 @@ from podium.worker.records import (
 log = logging.getLogger("podium.worker")
 
 IDLE_WAIT_S = 60.0
+
+_STEP_WORK: dict[str, Callable[[Advance, int, str], None]] = {
+    "retry": Advance.retry_step,
+    "sleep_done": Advance.sleep_done,
+    "foreach_more": foreach.top_up_loop,
+    "permit": Advance.permit_granted,
+    "signaled": Advance.signals_arrived,
+    "skip": Advance.skip_step,
+    "resume": Advance.resume_step,
+}
+"""Work rows about one step of an instance, and what applies each."""
 POISON_DELAY_S = 5.0
 
 
@@ -277,29 +288,11 @@ class Worker:
         elif kind == "launch":
             self._take_over(advance, item)
             return  # the row stays, leased to us, until the job ends
-        elif kind == "retry":
+        elif kind in _STEP_WORK:
             assert item.step_id is not None
-            advance.retry_step(item.instance_pk, item.step_id)
-        elif kind == "sleep_done":
-            assert item.step_id is not None
-            advance.sleep_done(item.instance_pk, item.step_id)
-        elif kind == "foreach_more":
-            assert item.step_id is not None
-            foreach.top_up_loop(advance, item.instance_pk, item.step_id)
-        elif kind == "permit":
-            assert item.step_id is not None
-            advance.permit_granted(item.instance_pk, item.step_id)
-        elif kind == "signaled":
-            assert item.step_id is not None
-            advance.signals_arrived(item.instance_pk, item.step_id)
-        elif kind == "skip":
-            assert item.step_id is not None
-            advance.skip_step(item.instance_pk, item.step_id)
+            _STEP_WORK[kind](advance, item.instance_pk, item.step_id)
         elif kind == "restart":
             advance.restart_instance(item.instance_pk)
-        elif kind == "resume":
-            assert item.step_id is not None
-            advance.resume_step(item.instance_pk, item.step_id)
         elif kind == "stop":
             advance.halt_instance(item.instance_pk, Halt.STOPPED)
         elif kind == "instance_timeout":
