@@ -7,7 +7,7 @@ import json
 import math
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from podium.store.migrate import upgrade
 from podium.store.schema import instances
 from podium.triggers.scheduler import Scheduler
 from tests.support import TERMINAL, free_port, fresh_pg_url
+from tests.unit.test_cron_dst_property import engine, every_transition
 
 from .conftest import Cli
 from .test_durability import podium_process, wait_healthy
@@ -33,6 +34,10 @@ CASES = [
     ("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00+10:30", 3),
     ("45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00+11:00", 3),
     ("0 0 * * *", "America/Havana", "2026-03-06T12:00:00-05:00", 4),
+    # The repeated hour of a fall-back is a real hour: hourly and half-hourly fire in it.
+    ("0 * * * *", "America/New_York", "2025-11-02T00:30:00-04:00", 3),
+    ("*/30 * * * *", "America/New_York", "2025-11-02T00:30:00-04:00", 5),
+    ("*/30 * * * *", "Australia/Lord_Howe", "2026-04-05T01:00:00+11:00", 4),
 ]
 
 
@@ -74,6 +79,23 @@ def test_podium_cron_prints_what_the_scheduler_fires(
     finally:
         db.dispose()
     assert [datetime.fromtimestamp(t, UTC).isoformat() for t in fired] == printed
+
+
+@pytest.mark.parametrize(("zone", "moment"), list(every_transition()), ids=str)
+def test_podium_cron_lists_the_engines_fires_at_every_transition(
+    cli: Cli, zone: str, moment: datetime
+) -> None:
+    after = moment - timedelta(hours=3)
+    result = cli(
+        "cron", "*/30 * * * *", "--timezone", zone, "--after", after.isoformat(),
+        "--count", "14", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    printed = [datetime.fromisoformat(f["utc"]) for f in json.loads(result.stdout)["fire_times"]]
+    local = [datetime.fromisoformat(f["local"]) for f in json.loads(result.stdout)["fire_times"]]
+    expected = engine("*/30 * * * *", zone, after, moment + timedelta(days=1))[:14]
+    assert [t.timestamp() for t in printed] == expected
+    assert [t.timestamp() for t in local] == expected
 
 
 @pytest.mark.slow

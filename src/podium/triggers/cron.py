@@ -94,12 +94,15 @@ def iter_fire_times(
         raise ValueError("after must be a timezone-aware datetime")
     zone = ZoneInfo(timezone)
     start = after.astimezone(zone)
-    last: datetime | None = None
+    last = after.timestamp()
     # Wall-clock iteration can return a time already past when ``after`` falls in the
-    # repeated hour of a DST fall-back, so results are filtered on absolute time.
+    # repeated hour of a DST fall-back, so results are filtered on absolute time. Two aware
+    # datetimes in one zone compare by wall clock, ignoring ``fold``: the second 01:00 of a
+    # fall-back equals the first, so only epoch seconds tell them apart.
     for fire in CronSim(_expand(expr), start):
-        if fire > after and (last is None or fire > last):
-            last = fire
+        at = fire.timestamp()
+        if at > last:
+            last = at
             yield fire
 
 

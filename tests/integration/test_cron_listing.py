@@ -1,0 +1,61 @@
+"""``podium info`` lists the fires the scheduler will make, across every DST transition."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+
+from podium.api.app import create_app
+from podium.catalog import push_workflow
+from podium.definition import load_workflow
+from podium.store.database import Database
+from podium.store.migrate import upgrade
+from tests.support import free_port
+from tests.unit.test_cron_dst_property import engine, every_transition
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[tuple[Database, httpx.Client]]:
+    """The API alone, with no engine or scheduler to move the trigger on."""
+    db = Database(db_url)
+    upgrade(db)
+    port = free_port()
+    config = uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_config=None)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "API did not start"
+            time.sleep(0.01)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            yield db, client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        db.dispose()
+
+
+@pytest.mark.parametrize(("zone", "moment"), list(every_transition()), ids=str)
+def test_info_lists_what_the_engine_fires(
+    api: tuple[Database, httpx.Client], zone: str, moment: datetime
+) -> None:
+    db, client = api
+    pushed_at = moment - timedelta(minutes=61)
+    yaml = (
+        f"id: w\ntrigger: {{cron: '*/30 * * * *', timezone: {zone}}}\n"
+        "steps: [{id: a, type: noop}]\n"
+    )
+    push_workflow(db, load_workflow(yaml), active=True, created_by="t", now=pushed_at.timestamp())
+    response = client.get("/api/v1/workflows/w")
+    assert response.status_code == 200, response.text
+    listed = [datetime.fromisoformat(t).timestamp() for t in response.json()["next_fire_times"]]
+    expected = engine("*/30 * * * *", zone, pushed_at, moment + timedelta(hours=6))[:5]
+    assert listed == expected
