@@ -7,6 +7,7 @@ turned into an image with ``docker import``.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -15,6 +16,7 @@ import docker
 import docker.errors
 import pytest
 
+from podium.jobs.container import DEFAULT_DOCKER_HOST, unix_socket_problem
 from tests.support import in_ci
 
 BUSYBOX_IMAGE = "podium-test-busybox:latest"
@@ -22,7 +24,13 @@ BUSYBOX_TOOLS = ("sh", "echo", "cat", "sleep", "ls", "env", "date", "id", "pwd",
 BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
 
 
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+
+
 def docker_client() -> docker.DockerClient | None:
+    if unix_socket_problem(docker_host()) is not None:
+        return None  # asked before the client is made: it would leak a socket
     try:
         client = docker.from_env(timeout=10)
     except docker.errors.DockerException:
@@ -40,9 +48,10 @@ def require_docker() -> docker.DockerClient:
     client = docker_client()
     if client is not None:
         return client
+    reason = unix_socket_problem(docker_host()) or f"no answer from {docker_host()}"
     if in_ci():
-        pytest.fail("Docker is not reachable (CI must start dockerd: see .ci/run)")
-    pytest.skip("Docker is not reachable (start dockerd to run the container tests)")
+        pytest.fail(f"Docker is not reachable: {reason} (CI must start dockerd: see .ci/run)")
+    pytest.skip(f"Docker is not reachable: {reason} (start dockerd to run the container tests)")
 
 
 def busybox_image(client: docker.DockerClient) -> str:

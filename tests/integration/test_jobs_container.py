@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -229,3 +231,18 @@ def test_unreachable_docker_is_a_launch_failure_with_the_fix(
     spec = spec_of(tmp_path, "container", {"image": "anything"})
     with pytest.raises(LaunchFailed, match="start the Docker daemon"):
         launch(spec)
+
+
+def test_a_dead_dockers_socket_is_a_launch_failure_that_leaks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dockerd died and left its socket file: nobody listens (a leaked client socket would
+    be an error here, under ``filterwarnings = error``)."""
+    path = tmp_path / "dead-docker.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as left_behind:
+        left_behind.bind(str(path))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    spec = spec_of(tmp_path, "container", {"image": "anything"})
+    with pytest.raises(LaunchFailed, match="nothing answers on"):
+        launch(spec)
+    gc.collect()

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -128,11 +129,10 @@ def check_docker(docker_host: str | None, image: str) -> None:
         "start the Docker daemon on this worker's host (dockerd, or systemctl start docker) "
         "or set DOCKER_HOST for the worker"
     )
-    if where.startswith("unix://") and not os.path.exists(where.removeprefix("unix://")):
-        # Checked first: the client leaks a socket when it cannot connect to a unix socket.
+    problem = unix_socket_problem(where)
+    if problem is not None:
         raise LaunchFailed(
-            f"Docker is not reachable: there is no Docker socket at {where}; {fix}",
-            details={"docker_host": where},
+            f"Docker is not reachable: {problem}; {fix}", details={"docker_host": where}
         )
     try:
         client = _client(docker_host)
@@ -153,6 +153,26 @@ def check_docker(docker_host: str | None, image: str) -> None:
         ) from None
     except docker.errors.DockerException as exc:
         raise LaunchFailed(f"cannot inspect image {image!r}: {exc}") from exc
+
+
+def unix_socket_problem(docker_host: str) -> str | None:
+    """Why nothing answers on ``docker_host``'s unix socket, or None (also for TCP hosts).
+
+    Checked before the Docker client is made: the client leaks a socket each time it fails to
+    connect to a unix socket (no file, or a file nobody listens on after dockerd died).
+    """
+    if not docker_host.startswith("unix://"):
+        return None
+    path = docker_host.removeprefix("unix://")
+    if not os.path.exists(path):
+        return f"there is no Docker socket at {docker_host}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(PING_TIMEOUT_S)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            return f"nothing answers on {docker_host} ({exc.strerror or exc})"
+    return None
 
 
 def remove_leftover(attempt_dir: Path) -> bool:
