@@ -15,7 +15,8 @@ from podium.engine.states import TERMINAL_INSTANCE
 from podium.errors import Conflict, InvalidInput, StepNotFound
 from podium.store import instances as store_instances
 from podium.store import queue, runs, signals
-from podium.triggers.start import start_active
+from podium.store.trigger_failures import TriggerFailure
+from podium.triggers.start import start_for_trigger
 
 router = APIRouter(prefix="/api/v1/signals", tags=["signals"])
 skip_router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -46,14 +47,17 @@ def signal_view(row: signals.SignalRow) -> dict[str, Any]:
 @router.post("", status_code=201)
 def announce(body: SignalBody, ctx: Context) -> dict[str, Any]:
     """Announce a signal: start the workflows whose signal trigger it completes, and let
-    the steps waiting for it go on."""
+    the steps waiting for it go on. ``failed`` lists the workflows it could not start
+    (their params did not resolve) and why; the signal is stored all the same."""
     problem = signal_name_problem(body.name)
     if problem is not None:
         raise InvalidInput(problem)
     now = ctx.clock()
 
-    def start(conn: sa.Connection, workflow_id: str, trigger: dict[str, Any]) -> int | None:
-        return start_active(conn, workflow_id, trigger, now=now, budgets=ctx.budgets)
+    def start(
+        conn: sa.Connection, workflow_id: str, trigger: dict[str, Any]
+    ) -> int | TriggerFailure | None:
+        return start_for_trigger(conn, workflow_id, trigger, now=now, budgets=ctx.budgets)
 
     done = ctx.db.run_transaction(
         lambda conn: signals.announce(
@@ -71,6 +75,10 @@ def announce(body: SignalBody, ctx: Context) -> dict[str, Any]:
         **signal_view(done.signal),
         "duplicate": done.duplicate,
         "started": [{"workflow_id": wf, "instance_id": iid} for wf, iid in done.started],
+        "failed": [
+            {"workflow_id": f.workflow_id, "trigger": f.trigger, "reason": f.reason}
+            for f in done.failed
+        ],
         "released": len(done.released),
     }
 

@@ -15,6 +15,7 @@ from podium.definition import load_workflow
 from podium.errors import Conflict, InvalidInput, VersionNotFound
 from podium.store import instances as store_instances
 from podium.store import queue, runs
+from podium.store import trigger_failures as store_failures
 from podium.store import triggers as store_triggers
 from podium.store import workflows as store_workflows
 from podium.templates.registry import server_catalog
@@ -66,6 +67,9 @@ def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
         recent = store_instances.list_instances(conn, workflow_id, limit=10)
         queued = store_instances.queued(conn, workflow_id, limit=20)
         stored = store_triggers.get_cron_trigger(conn, workflow_id)
+        failures = store_failures.list_trigger_failures(
+            conn, workflow_id, per_trigger=INFO_FAILURES_PER_TRIGGER
+        )
     trigger = version.definition.get("trigger")
     fires: list[str] = []
     if stored is not None:
@@ -80,11 +84,49 @@ def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
         **workflow_summary(wf),
         "trigger": trigger,
         "next_fire_times": fires,
+        "trigger_failures": [trigger_failure_view(f) for f in failures],
         "instances": [instance_summary(r) for r in recent],
         "run_strategy": version.definition.get("run_strategy") or "parallel",
         "queued": [{"instance_id": q.instance_id, "waiting": q.waiting} for q in queued],
         "ui_url": None,  # the web UI arrives in a later release
     }
+
+
+INFO_FAILURES_PER_TRIGGER = 5
+
+
+def trigger_failure_view(failure: store_failures.TriggerFailure) -> dict[str, Any]:
+    """A start a trigger could not make: which trigger, when, for which version, why, and
+    what it fired with (the tick of a cron trigger, the signals of a group)."""
+    detail = dict(failure.detail)
+    view: dict[str, Any] = {
+        "trigger": failure.trigger,
+        "at": iso(failure.at),
+        "version": failure.version,
+        "reason": failure.reason,
+    }
+    if "scheduled_at" in detail:
+        view["scheduled_at"] = iso(float(detail["scheduled_at"]))
+    if "signals" in detail:
+        view["signals"] = detail["signals"]
+    return view
+
+
+@router.get("/{workflow_id}/trigger-failures")
+def trigger_failures(
+    workflow_id: str, ctx: Context, trigger: str | None = None, limit: int = 20
+) -> dict[str, Any]:
+    """The last starts each trigger of the workflow could not make (``trigger``: only
+    ``cron`` or ``signals[N]``), newest first; at most ``limit`` per trigger."""
+    with ctx.db.read() as conn:
+        store_workflows.get_workflow(conn, workflow_id)
+        failures = store_failures.list_trigger_failures(
+            conn,
+            workflow_id,
+            trigger=trigger,
+            per_trigger=min(max(limit, 1), store_failures.KEEP_PER_TRIGGER),
+        )
+    return {"trigger_failures": [trigger_failure_view(f) for f in failures]}
 
 
 @router.get("/{workflow_id}/versions")

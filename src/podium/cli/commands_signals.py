@@ -29,7 +29,10 @@ from podium.cli.params import parse_params
 @server_option
 def signal(name: str, params: tuple[str, ...], request_id: str | None, as_json: bool) -> None:
     """Announce a signal: it starts the workflows whose signal trigger it completes and lets
-    the steps waiting for it run."""
+    the steps waiting for it run.
+
+    A workflow it could not start (its params did not resolve) is named, with the reason.
+    """
     body: dict[str, object] = {"name": name, "params": parse_params(params)}
     if request_id is not None:
         body["request_id"] = request_id
@@ -47,6 +50,11 @@ def signal(name: str, params: tuple[str, ...], request_id: str | None, as_json: 
     if result.get("released"):
         line += f"; {result['released']} waiting step(s) released"
     click.echo(line)
+    for failed in result.get("failed") or []:
+        click.echo(
+            f"could not start {failed.get('workflow_id')} (trigger {failed.get('trigger')}): "
+            f"{failed.get('reason')}"
+        )
 
 
 @click.command()

@@ -223,6 +223,22 @@ fires = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+# The last starts each trigger of a workflow could not make (its params did not resolve):
+# what ``podium info`` shows. ``trigger`` is ``cron`` or ``signals[N]`` (the group); only
+# the newest few of each are kept.
+trigger_failures = sa.Table(
+    "trigger_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workflow_id", sa.String(128), nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_trigger_failures_workflow", "workflow_id", "trigger", "id"),
+)
+
 # A signal name's last sequence number; its row is locked while a signal of that name is
 # announced, so numbering and matching are serial per name.
 signal_names = sa.Table(

@@ -20,10 +20,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from podium.store.queue import add_work
 from podium.store.runs import append_events
 from podium.store.schema import signal_names, signal_slots, signal_waits, signals
+from podium.store.trigger_failures import TriggerFailure
 from podium.triggers.matching import matches
 
-StartInstance = Callable[[sa.Connection, str, dict[str, Any]], int | None]
-"""Starts an instance of a workflow's active version with a trigger; its number or None."""
+StartInstance = Callable[[sa.Connection, str, dict[str, Any]], int | TriggerFailure | None]
+"""Starts an instance of a workflow's active version with a trigger: its number, None
+(inactive), or why it could not (recorded by the starter, in this transaction)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Announced:
     signal: SignalRow
     duplicate: bool
     started: list[tuple[str, int]] = field(default_factory=list)
+    failed: list[TriggerFailure] = field(default_factory=list)
     released: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -121,7 +124,7 @@ def announce(
         conn, [], [{"at": now, "topic": "signal.announced", "key": name, "payload": payload}]
     )
     announced = Announced(row, duplicate=False)
-    announced.started = _fill_slots(conn, row, start_instance)
+    announced.started, announced.failed = _fill_slots(conn, row, start_instance)
     announced.released = _release_waits(conn, row, now)
     return announced
 
@@ -167,7 +170,9 @@ def sync_slots(
 
 def _fill_slots(
     conn: sa.Connection, signal: SignalRow, start: StartInstance
-) -> list[tuple[str, int]]:
+) -> tuple[list[tuple[str, int]], list[TriggerFailure]]:
+    """Fill the slots the signal matches; start the groups it completes. A group whose
+    start fails is used up all the same (its failure says which signals it had)."""
     candidates = conn.execute(
         sa.select(
             signal_slots.c.workflow_id, signal_slots.c.group_index, signal_slots.c.match
@@ -177,6 +182,7 @@ def _fill_slots(
         {(c.workflow_id, c.group_index) for c in candidates if matches(c.match, signal.params)}
     )
     started: list[tuple[str, int]] = []
+    failed: list[TriggerFailure] = []
     for workflow_id, group_index in groups:
         # The whole group is locked: two signals completing it at once see each other.
         query = (
@@ -227,9 +233,11 @@ def _fill_slots(
             "signals": [{"name": r.name, "seq": r.seq, "params": r.params} for r in used],
         }
         instance_id = start(conn, workflow_id, trigger)
-        if instance_id is not None:
+        if isinstance(instance_id, TriggerFailure):
+            failed.append(instance_id)
+        elif instance_id is not None:
             started.append((workflow_id, instance_id))
-    return started
+    return started, failed
 
 
 def _by_id(conn: sa.Connection, ids: list[int]) -> list[SignalRow]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from podium.expr import Budgets, ExprError
 from podium.store import instances as store_instances
 from podium.store import runs
 from podium.store.schema import workflow_versions, workflows
+from podium.store.trigger_failures import TOPIC, TriggerFailure, record_trigger_failure
 
 log = logging.getLogger("podium.triggers")
 
@@ -22,9 +23,18 @@ log = logging.getLogger("podium.triggers")
 def start_active(
     conn: sa.Connection, workflow_id: str, trigger: dict[str, Any], *, now: float, budgets: Budgets
 ) -> int | None:
+    """``start_for_trigger``, with a failed start as None (it is recorded all the same)."""
+    started = start_for_trigger(conn, workflow_id, trigger, now=now, budgets=budgets)
+    return started if isinstance(started, int) else None
+
+
+def start_for_trigger(
+    conn: sa.Connection, workflow_id: str, trigger: dict[str, Any], *, now: float, budgets: Budgets
+) -> int | TriggerFailure | None:
     """Create an instance of the active version, its params resolved as for a manual run
-    with no overrides; None when the workflow is inactive or its params cannot be
-    resolved (logged and recorded in the event stream: a trigger has nobody to answer)."""
+    with no overrides: its number; None when the workflow is inactive; the failure when
+    its params cannot be resolved (recorded, and in the event stream, in this
+    transaction: a trigger has nobody to answer)."""
     active = conn.execute(
         sa.select(workflows.c.active_version).where(workflows.c.workflow_id == workflow_id)
     ).scalar_one_or_none()
@@ -42,8 +52,8 @@ def start_active(
         now=now,
         budgets=budgets,
     )
-    if resolved is None:
-        return None
+    if isinstance(resolved, TriggerFailure):
+        return resolved
     store_instances.create_instance(
         conn,
         workflow_id=workflow_id,
@@ -56,6 +66,15 @@ def start_active(
     return numbered.instance_id
 
 
+def trigger_name(trigger: Mapping[str, Any]) -> str:
+    """Which trigger of a workflow fired: ``cron``, or ``signals[N]`` for its group N (the
+    place in the definition, as validation names it)."""
+    kind = str(trigger.get("type") or "trigger")
+    if kind == "signal":
+        return f"signals[{int(trigger.get('group') or 0)}]"
+    return kind
+
+
 def _params(
     workflow_id: str,
     instance_id: int,
@@ -66,9 +85,9 @@ def _params(
     conn: sa.Connection,
     now: float,
     budgets: Budgets,
-) -> dict[str, Any] | None:
-    """The run params as a manual run with no overrides gets them; None (logged, and
-    recorded in the event stream: a trigger has nobody to answer) if they fail."""
+) -> dict[str, Any] | TriggerFailure:
+    """The run params as a manual run with no overrides gets them, or the failure (stored
+    and published: a trigger has nobody to answer)."""
     run = params.run_namespace(
         workflow_id=workflow_id, instance_id=instance_id, version=version, trigger=trigger, at=now
     )
@@ -81,21 +100,26 @@ def _params(
             budgets=budgets,
         )
     except (ExprError, PodiumError) as exc:
-        message = f"{trigger.get('type', 'trigger')} trigger could not start {workflow_id!r}: {exc}"
-        log.warning(message, extra={"event": "trigger.error", "workflow_id": workflow_id})
-        runs.append_events(
-            conn,
-            [],
-            [
-                {
-                    "at": now,
-                    "topic": "trigger.error",
-                    "key": workflow_id,
-                    "payload": {"workflow_id": workflow_id, "message": message},
-                }
-            ],
-        )
-        return None
+        reason = str(exc)
+    except Exception as exc:
+        # A bug in one workflow's params must not cost the signal, or the other starts of
+        # this transaction: it is recorded like any other failure.
+        log.exception("trigger params crashed", extra={"event": "trigger.crash"})
+        reason = f"internal error while resolving the params ({type(exc).__name__}: {exc})"
+    failure = TriggerFailure(
+        workflow_id=workflow_id,
+        trigger=trigger_name(trigger),
+        version=version,
+        at=now,
+        reason=reason,
+        detail={k: v for k, v in trigger.items() if k not in ("type", "group", "signal")},
+    )
+    log.warning(
+        f"{failure.trigger} trigger could not start {workflow_id!r}: {reason}",
+        extra={"event": TOPIC, "workflow_id": workflow_id, "trigger": failure.trigger},
+    )
+    record_trigger_failure(conn, failure)
+    return failure
 
 
 @dataclass(frozen=True)
@@ -114,7 +138,7 @@ def start_many(
     in one UPDATE, the instances, work rows and events inserted together). A workflow
     wanted twice in the batch (catch-up) takes the one-by-one path for its later starts.
     Each result is the new instance's number, or None (inactive, or a version that is no
-    longer the active one, or params that cannot be resolved)."""
+    longer the active one, or params that cannot be resolved: recorded as a failure)."""
     first: dict[str, int] = {}
     for index, start in enumerate(starts):
         first.setdefault(start.workflow_id, index)
@@ -141,7 +165,7 @@ def start_many(
             now=now,
             budgets=budgets,
         )
-        if resolved is None:
+        if isinstance(resolved, TriggerFailure):
             continue
         new.append(
             (
