@@ -68,6 +68,12 @@ class StepNotFound(NotFound):
     code = "step_not_found"
 
 
+class LogNotFound(NotFound):
+    """The step exists but has no log: it runs no job, or it ended without running one."""
+
+    code = "log_not_found"
+
+
 class Conflict(PodiumError):
     """The request is valid but the current state does not allow it."""
 

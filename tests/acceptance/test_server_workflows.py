@@ -194,6 +194,7 @@ def test_logs_prints_a_steps_echo(server_cli: Cli, tmp_path: Path) -> None:
     document = json_of(server_cli("logs", wf, instance_id, "count", "--attempt", "1", "--json"))
     assert "counting" in document["text"]
     assert document["complete"] is True
+    assert document["instance_id"] == int(instance_id)
 
 
 def test_unknown_workflow_exits_1(server_cli: Cli) -> None:

@@ -55,8 +55,9 @@ def test_status_timeline_prints_the_events(server_cli: Cli, tmp_path: Path) -> N
 
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    header = lines_with(out, "time", "step", "event", "what")
+    header = lines_with(out, "decided", "step", "event", "what")
     assert len(header) == 1
+    assert "visible once its transaction commits" in out  # what the stamps mean
     usual, timeline = out.split(header[0])
     assert "FAILED" in usual and "boom" in usual  # the usual status comes first
     assert lines_with(usual, "| disk quota exceeded")  # the failed step's log tail

@@ -412,6 +412,7 @@ def test_platform_errors_are_retried_under_their_own_limit(podium: Podium) -> No
     # the platform's failure, not the user's, and is counted apart from user errors.
     podium.push("""
 id: unlaunchable
+params: {bad: ok}
 steps:
   - id: a
     type: script

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from podium.api import step_paths
 from podium.api.context import ApiContext, Context
 from podium.api.routes_workflows import version_number
 from podium.api.views import instance_summary, iso, pending_step_view, step_view
 from podium.engine import params
 from podium.engine.plan import Plan
-from podium.engine.states import TERMINAL_INSTANCE
-from podium.errors import InvalidInput, StepNotFound
+from podium.engine.states import TERMINAL_INSTANCE, TERMINAL_STEP
+from podium.errors import Conflict, InvalidInput, LogNotFound, StepNotFound
 from podium.jobs import read_log
 from podium.jobs.artifacts import list_artifacts
 from podium.store import instances as store_instances
@@ -224,49 +225,83 @@ def _iteration_path(step: str, iteration: int) -> list[tuple[str, int]]:
 
 @router.post("/{instance_id}/stop")
 def stop(workflow_id: str, instance_id: int, ctx: Context) -> dict[str, Any]:
-    """Record a stop; the engine kills running jobs and ends the instance STOPPED."""
+    """Record a stop; the engine kills running jobs and ends the instance STOPPED. An
+    instance that already ended is a conflict: nothing was stopped."""
     with ctx.db.transaction() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
-        live = row.status not in TERMINAL_INSTANCE
-        if live:
-            store_instances.request_stop(conn, row.pk, now=ctx.clock())
+        if row.status in TERMINAL_INSTANCE:
+            raise Conflict(
+                f"instance {instance_id} of {workflow_id!r} already ended {row.status}; "
+                "nothing to stop",
+                details={"status": row.status},
+            )
+        store_instances.request_stop(conn, row.pk, now=ctx.clock())
     ctx.on_work()
     return {
         "workflow_id": workflow_id,
         "instance_id": instance_id,
         "status": row.status,
-        "stop_requested": live,
+        "stop_requested": True,
     }
 
 
-@router.get("/{instance_id}/steps/{step_id}/logs")
+@router.get("/{instance_id}/steps/{step_path}/logs")
 def logs(
     workflow_id: str,
     instance_id: int,
-    step_id: str,
+    step_path: str,
     ctx: Context,
     offset: int = 0,
     attempt: int | None = None,
+    iteration: Annotated[list[int] | None, Query()] = None,
 ) -> dict[str, Any]:
     """A piece of a step's log from ``offset``; ``complete`` once the attempt ended and all
-    of its log was returned."""
+    of its log was returned. ``step_path`` reaches into foreach iterations and subworkflows
+    (``load.aggregate`` with ``iteration=2``, or ``load[2].aggregate``; see step_paths)."""
     with ctx.db.read() as conn:
-        row = store_instances.find_instance(conn, workflow_id, instance_id)
-        found = store_instances.find_attempt(conn, row.pk, step_id, attempt)
-        definition = store_workflows.get_version(conn, workflow_id, row.version).definition
+        top = store_instances.find_instance(conn, workflow_id, instance_id)
+        address = step_paths.locate_step(conn, ctx.plan, top, step_path, iteration or ())
+        reason = step_paths.no_log_reason(address, conn, ctx.plan)
+        if reason is not None:
+            raise LogNotFound(reason)
+        found = state = None
+        if address.row is not None and address.step is not None:
+            found = store_instances.find_attempt(conn, address.row.pk, address.step.id, attempt)
+            state = store_instances.find_step(conn, address.row.pk, address.step.id)
+    page: dict[str, Any] = {
+        "workflow_id": workflow_id,
+        "instance_id": instance_id,
+        "step": address.path,
+        "step_status": state.status if state is not None else None,
+    }
     if found is None:
-        if not any(s["id"] == step_id for s in definition["steps"]):
-            raise StepNotFound(f"instance {instance_id} of {workflow_id!r} has no step {step_id!r}")
+        waiting = address.waiting or _never_ran(address, state, attempt)
         empty = {"text": "", "offset": offset, "next_offset": offset, "attempt": None}
-        return {**empty, "complete": row.status in TERMINAL_INSTANCE}
+        return {**page, **empty, "complete": False, "waiting": waiting}
     text, next_offset = read_log(Path(found.attempt_dir), offset)
     return {
+        **page,
         "text": text,
         "offset": offset,
         "next_offset": next_offset,
         "attempt": found.attempt,
         "complete": found.ended and text == "",
     }
+
+
+def _never_ran(address: step_paths.StepAddress, state: Any, attempt: int | None) -> str:
+    """Why a step has no attempt (to read the log of) yet; an error if it never will."""
+    path, row = address.path, address.row
+    if attempt is not None and state is not None and state.attempt:
+        raise LogNotFound(f"step {path!r} has no attempt {attempt}: it made {state.attempt}")
+    if state is not None and state.status in TERMINAL_STEP:
+        raise LogNotFound(f"step {path!r} ended {state.status} without running: it has no log")
+    if row is not None and row.status in TERMINAL_INSTANCE:
+        raise LogNotFound(
+            f"step {path!r} never ran (its instance ended {row.status}): it has no log"
+        )
+    status = f" ({state.status})" if state is not None else ""
+    return f"step {path!r} has not started yet{status}"
 
 
 @router.get("/{instance_id}/timeline")

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from podium.api.context import Context
+from podium.engine import params
 from podium.engine.restart import plan_restart
 from podium.engine.states import TERMINAL_INSTANCE
 from podium.errors import Conflict
@@ -38,6 +39,7 @@ def restart(
                 "instance can be restarted (stop it first)"
             )
         plan = ctx.plan(conn, workflow_id, row.version)
+        params.check_overrides(plan.params, body.params)
         decided = plan_restart(plan, runs.step_statuses(conn, row.pk), body.from_step)
         statuses = runs.step_statuses(conn, row.pk)
         loops = [s for s in decided.reset if plan.steps[s].foreach is not None]

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -39,6 +40,16 @@ from podium.cli.watch import (
 
 TIMELINE_PAGE = 1000
 LOG_TAIL_LINES = 10
+
+
+@dataclass(frozen=True)
+class LogAddress:
+    """Which log ``podium logs`` reads: a step path and the iterations of its foreach steps."""
+
+    workflow_id: str
+    instance_id: str
+    step: str
+    iterations: tuple[int, ...] = ()
 
 
 def parse_version(value: str | None) -> int | str | None:
@@ -269,8 +280,10 @@ def fetch_timeline(
 
 
 def timeline_table(events: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, pad_edge=False)
-    for column in ("time", "step", "event"):
+    """The events under their stamps: when the engine decided each change (its transaction
+    began), which clients could see once that transaction committed (docs/decisions.md)."""
+    table = Table(box=None, pad_edge=False, caption=TIMELINE_CAPTION, caption_justify="left")
+    for column in ("decided", "step", "event"):
         table.add_column(column, no_wrap=True)
     table.add_column("what", overflow="fold")
     for event in events:
@@ -281,6 +294,12 @@ def timeline_table(events: list[dict[str, Any]]) -> Table:
             Text(describe_event(event)),
         )
     return table
+
+
+TIMELINE_CAPTION = (
+    "decided: when the engine made the change; it is visible once its transaction commits, "
+    "later for a long cascade of steps"
+)
 
 
 def describe_event(event: dict[str, Any]) -> str:
@@ -387,6 +406,15 @@ def stop(workflow_id: str, instance_id: str, as_json: bool) -> None:
 @click.argument("workflow_id", metavar="WF")
 @click.argument("instance_id", metavar="INSTANCE")
 @click.argument("step_id", metavar="STEP")
+@click.option(
+    "--iteration",
+    "iterations",
+    type=click.IntRange(min=0),
+    multiple=True,
+    metavar="N",
+    help="The iteration of each foreach on the STEP path, in order (repeatable): "
+    "`load.aggregate --iteration 2` is step aggregate of iteration 2 of foreach load.",
+)
 @click.option("--attempt", type=click.IntRange(min=1), help="The attempt (default: the last).")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the attempt has ended.")
 @json_option
@@ -395,27 +423,42 @@ def logs(
     workflow_id: str,
     instance_id: str,
     step_id: str,
+    iterations: tuple[int, ...],
     attempt: int | None,
     follow: bool,
     as_json: bool,
 ) -> None:
-    """Print a step's log as it arrives."""
+    """Print a step's log as it arrives.
+
+    STEP is a step id, or a path to a step inside a foreach (FOREACH.STEP with --iteration N,
+    or FOREACH[N].STEP) or inside a subworkflow (SUBWORKFLOW.STEP), as in `podium status`.
+    """
     client = current_client()
     chunks: list[str] = []
     emit = chunks.append if as_json else _write_stdout
-    last = _stream_logs(client, (workflow_id, instance_id, step_id), attempt, follow, emit)
+    address = LogAddress(workflow_id, instance_id, step_id, iterations)
+    last = _stream_logs(client, address, attempt, follow, emit)
+    if last.get("attempt") is None and not last.get("complete"):
+        waiting = last.get("waiting") or f"step {step_id!r} has not started yet"
+        raise CliError(f"{waiting}: no log yet; add --follow to wait for it", exit_code=1)
     if as_json:
         print_json(
             {
                 "workflow_id": workflow_id,
-                "instance_id": instance_id,
+                "instance_id": _as_int(instance_id),
                 "step_id": step_id,
+                "step": last.get("step", step_id),
+                "iterations": list(iterations),
                 "attempt": last.get("attempt"),
                 "text": "".join(chunks),
                 "next_offset": last.get("next_offset"),
                 "complete": last.get("complete"),
             }
         )
+
+
+def _as_int(instance_id: str) -> int | str:
+    return int(instance_id) if instance_id.isdigit() else instance_id
 
 
 def _write_stdout(text: str) -> None:
@@ -425,16 +468,22 @@ def _write_stdout(text: str) -> None:
 
 def _stream_logs(
     client: PodiumClient,
-    ids: tuple[str, str, str],
+    address: LogAddress,
     attempt: int | None,
     follow: bool,
     emit: Callable[[str], None],
 ) -> dict[str, Any]:
     """Read the log page by page from offset 0; with ``follow``, poll until it is complete."""
-    workflow_id, instance_id, step_id = ids
     offset = 0
     while True:
-        page = client.step_logs(workflow_id, instance_id, step_id, offset=offset, attempt=attempt)
+        page = client.step_logs(
+            address.workflow_id,
+            address.instance_id,
+            address.step,
+            offset=offset,
+            attempt=attempt,
+            iterations=address.iterations,
+        )
         text = str(page.get("text") or "")
         if text:
             emit(text)

@@ -6,9 +6,11 @@ them, is a declaration; any other value (a plain dict included) is the param's v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from podium.definition.problems import did_you_mean
 
 DECLARATION_KEYS = frozenset({"type", "default", "required", "description"})
 TYPES: dict[str, tuple[type, ...]] = {
@@ -76,3 +78,18 @@ def declaration_problems(name: str, value: Mapping[str, Any]) -> list[str]:
     if decl.required and "default" in value:
         problems.append("a required param has no default: drop one of them")
     return problems
+
+
+def undeclared_problem(name: str, known: Sequence[str]) -> str:
+    """Why a value given for ``name`` is refused: the workflow's ``params`` do not name it,
+    so no expression of the workflow can read it (push refuses unknown names), and a
+    misspelt ``-p`` would otherwise run with the default in silence."""
+    if not known:
+        return (
+            f"param {name!r} is not declared: this workflow declares no params "
+            "(declare it under params: to pass it)"
+        )
+    return (
+        f"param {name!r} is not declared{did_you_mean(name, known)}; "
+        f"the workflow declares {', '.join(known)}"
+    )

@@ -12,7 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from podium.definition.params import declaration, is_declaration, type_problem
+from podium.definition.params import (
+    declaration,
+    is_declaration,
+    type_problem,
+    undeclared_problem,
+)
 from podium.engine.plan import Plan
 from podium.errors import InvalidInput
 from podium.expr import Budgets, ExprError, Namespace, resolve
@@ -54,9 +59,10 @@ def resolve_run_params(
     budgets: Budgets,
 ) -> dict[str, Any]:
     """A run's params: declarations checked, overrides applied, expressions evaluated in
-    order (a param may read the ones before it, ``run`` and ``signal``)."""
+    order (a param may read the ones before it, ``run`` and ``signal``). An override of a
+    param the workflow does not name is refused, with the names it does."""
     resolved: dict[str, Any] = {}
-    problems: list[str] = []
+    problems = [undeclared_problem(n, list(defined)) for n in overrides if n not in defined]
     for name, value in defined.items():
         if is_declaration(value):
             decl = declaration(name, value)
@@ -78,15 +84,31 @@ def resolve_run_params(
             resolved[name] = resolve(value, scope, budgets)
         except ExprError as exc:
             problems.append(f"params.{name}{exc.details.get('path', '')}: {exc.message}")
+    if problems:
+        raise _invalid("the run's params are not valid: ", problems)
+    return resolved
+
+
+def check_overrides(defined: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Overrides applied to params already resolved (a restart's ``-p``): each must name a
+    param of the workflow and have its declared type."""
+    problems: list[str] = []
     for name, value in overrides.items():
         if name not in defined:
-            resolved[name] = value
+            problems.append(undeclared_problem(name, list(defined)))
+        elif is_declaration(defined[name]):
+            wrong = type_problem(declaration(name, defined[name]), value)
+            if wrong:
+                problems.append(wrong)
     if problems:
-        raise InvalidInput(
-            "the run's params are not valid: " + "; ".join(problems),
-            details={"problems": [{"location": "params", "message": p} for p in problems]},
-        )
-    return resolved
+        raise _invalid("the restart's params are not valid: ", problems)
+
+
+def _invalid(lead: str, problems: list[str]) -> InvalidInput:
+    return InvalidInput(
+        lead + "; ".join(problems),
+        details={"problems": [{"location": "params", "message": p} for p in problems]},
+    )
 
 
 def step_scope(

@@ -218,6 +218,37 @@ def find_iteration(conn: sa.Connection, parent_pk: int, step_path: str, iteratio
     return row
 
 
+def find_child(
+    conn: sa.Connection, parent_pk: int, step_id: str, iteration: int | None
+) -> Any | None:
+    """The child instance that step ``step_id`` of instance ``parent_pk`` started: its
+    iteration ``iteration`` (a foreach), or its workflow's instance (a subworkflow, None);
+    the latest one when a restart made another."""
+    condition = (
+        instances.c.iteration.is_(None) if iteration is None else instances.c.iteration == iteration
+    )
+    return conn.execute(
+        sa.select(*INSTANCE_COLUMNS)
+        .where(
+            instances.c.parent_pk == parent_pk,
+            instances.c.parent_step == step_id,
+            condition,
+        )
+        .order_by(instances.c.pk.desc())
+        .limit(1)
+    ).first()
+
+
+def find_step(conn: sa.Connection, instance_pk: int, step_id: str) -> Any | None:
+    """A step's status, its attempts so far and (a foreach) its number of iterations; None
+    before the instance has written its steps."""
+    return conn.execute(
+        sa.select(steps.c.status, steps.c.attempt, steps.c.iter_total).where(
+            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
+        )
+    ).first()
+
+
 def list_instances(
     conn: sa.Connection, workflow_id: str, *, limit: int, before: int | None = None
 ) -> list[Any]:
