@@ -7,14 +7,19 @@ export PODIUM_HOME ?= $(CURDIR)/.podium
 .PHONY: install run test lint check bench clean
 
 $(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "podium: creating the virtual environment $(VENV) (the first time only)"
+	@python3 -m venv $(VENV)
+	@echo "podium: upgrading pip"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "podium: installing Podium and its dev tools into $(VENV) (about a minute the first time)"
+	@$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+	@echo "podium: installed; \`source $(VENV)/bin/activate\` puts \`podium\` on your PATH"
 
 install: $(VENV)/.installed
 
-run: install  ## start `podium server` on SQLite (PODIUM_HOME=.podium) with the examples pushed
+run: install  ## start `podium server` on SQLite (PODIUM_HOME=.podium) with the examples pushed; PORT=8080
+	@echo "podium: starting the server on port $(PORT) (change it with make run PORT=9090), data in $(PODIUM_HOME), examples pushed; Ctrl-C stops it"
 	$(VENV)/bin/podium server --port $(PORT) --load examples
 
 test: install  ## the whole suite: SQLite, and PostgreSQL (PODIUM_TEST_PG_URL; required when CI is set)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,10 @@ def push_workflow(
     skip_unchanged: bool = False,
 ) -> Pushed:
     """Store ``wf`` as the next version; with ``skip_unchanged``, an identical latest version
-    is reused instead (so reloading the same files at every start adds nothing)."""
+    is reused instead (so reloading the same files at every start adds nothing).
+
+    A definition without ``owner:`` is owned by whoever pushes it (``created_by``).
+    """
     check_runnable(wf)
     text = canonical_yaml(wf)
     with db.transaction() as conn:
@@ -74,7 +78,7 @@ def push_workflow(
             workflow_id=wf.id,
             canonical_yaml=text,
             definition=definition_json(wf),
-            owner=wf.owner,
+            owner=wf.owner or created_by,
             description=wf.description,
             created_by=created_by,
             activate=active,
@@ -162,17 +166,30 @@ def workflow_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def read_definition_text(path: Path) -> str:
+    """The text of a definition file; a file that is not UTF-8 text is bad input, said so."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{path} is not a UTF-8 text file (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); a workflow definition is a YAML text file"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
     """Push every definition found at ``paths`` whose text changed since its latest version."""
     pushed = []
     templates = server_catalog(db)
+    # The user who started the server pushes the files it loads.
+    pusher = os_user() or "podium server --load"
     for path in workflow_files(paths):
-        text = path.read_text()
+        text = read_definition_text(path)
         wf = load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
-        result = push_workflow(
-            db, wf, active=True, created_by="podium server --load", now=now, skip_unchanged=True
-        )
-        log.info(
+        result = push_workflow(db, wf, active=True, created_by=pusher, now=now, skip_unchanged=True)
+        log.debug(
             "loaded workflow",
             extra={
                 "event": "catalog.load",
@@ -182,4 +199,20 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
             },
         )
         pushed.append(result)
+    log.info(
+        f"loaded {len(pushed)} workflows ({sum(p.created for p in pushed)} new versions)",
+        extra={
+            "event": "catalog.loaded",
+            "workflows": len(pushed),
+            "new_versions": [f"{p.workflow_id} v{p.version}" for p in pushed if p.created],
+        },
+    )
     return pushed
+
+
+def os_user() -> str | None:
+    """The login name of this process's user, the pushing identity until identities land."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None

@@ -51,5 +51,6 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "alembic"):
+    # uvicorn's start lines repeat Podium's own (server.start and the CLI's ready line).
+    for noisy in ("uvicorn.access", "uvicorn.error", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,8 +39,19 @@ def open_database(db_url: str | None, *, engine: bool = False) -> tuple[Database
     return db, settings
 
 
-def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path] = ()) -> None:
-    """API, engine and (later) triggers in one process: the embedded default."""
+# Told the URL a server answers at once it listens (the CLI prints its ready line).
+OnReady = Callable[[str], None]
+
+
+def run_server(
+    *,
+    db_url: str | None,
+    host: str,
+    port: int,
+    load: Sequence[Path] = (),
+    on_ready: OnReady = lambda _url: None,
+) -> None:
+    """API, engine and triggers in one process: the embedded default."""
     configure_logging()
     db, settings = open_database(db_url, engine=True)
     if load:
@@ -48,16 +60,8 @@ def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path]
     worker.start()
     services = _background_services(db, settings, worker)
     app = create_app(db, on_work=worker.notify, clock=worker.clock)
-    log.info(
-        "server listening",
-        extra={
-            "event": "server.start",
-            "url": f"http://{host}:{port}",
-            "db": _redact(settings.db_url),
-        },
-    )
     try:
-        _serve(app, host, port)
+        _serve(app, host, port, on_ready=_logged(on_ready, settings.db_url))
     finally:
         for service in reversed(services):
             service.stop()
@@ -65,7 +69,7 @@ def run_server(*, db_url: str | None, host: str, port: int, load: Sequence[Path]
         db.dispose()
 
 
-def run_api(*, db_url: str, host: str, port: int) -> None:
+def run_api(*, db_url: str, host: str, port: int, on_ready: OnReady = lambda _url: None) -> None:
     """The API alone; workers (``podium worker``) run the instances it starts."""
     configure_logging()
     if not db_url.startswith("postgres"):
@@ -73,10 +77,10 @@ def run_api(*, db_url: str, host: str, port: int) -> None:
             "podium api runs apart from the engine only on PostgreSQL; on SQLite use "
             "`podium server`, which runs both in one process"
         )
-    db, _ = open_database(db_url)
+    db, settings = open_database(db_url)
     app = create_app(db, clock=process_clock())
     try:
-        _serve(app, host, port)
+        _serve(app, host, port, on_ready=_logged(on_ready, settings.db_url))
     finally:
         db.dispose()
 
@@ -134,11 +138,47 @@ def _background_services(db: Database, settings: Settings, worker: Worker) -> li
     return services
 
 
-def _serve(app: FastAPI, host: str, port: int) -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling ``on_ready`` its URL once its socket listens."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: OnReady) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit or not self.servers:
+            return
+        bound = self.servers[0].sockets[0].getsockname()
+        self._on_ready(listening_url(self.config.host, int(bound[1])))
+
+
+def listening_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _logged(on_ready: OnReady, db_url: str) -> OnReady:
+    def ready(url: str) -> None:
+        log.info(
+            "server listening", extra={"event": "server.start", "url": url, "db": _redact(db_url)}
+        )
+        on_ready(url)
+
+    return ready
+
+
+def _serve(app: FastAPI, host: str, port: int, *, on_ready: OnReady) -> None:
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=5
     )
-    uvicorn.Server(config).run()
+    _Server(config, on_ready).run()
 
 
 def _redact(url: str) -> str:

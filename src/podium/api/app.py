@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from podium import __version__
 from podium.api import (
@@ -28,6 +30,7 @@ from podium.api import (
     routes_workflows,
 )
 from podium.api.context import ApiContext
+from podium.api.docs_pages import add_docs_pages
 from podium.errors import PodiumError
 from podium.store.database import Database
 
@@ -41,11 +44,19 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The API over ``db``; ``on_work`` wakes an engine in the same process, if any."""
-    app = FastAPI(title="Podium", version=__version__, description="Podium's REST API.")
+    app = FastAPI(
+        title="Podium",
+        version=__version__,
+        description="Podium's REST API.",
+        docs_url=None,  # served by add_docs_pages, from the package rather than a CDN
+        redoc_url=None,
+    )
     app.state.podium = ApiContext(db=db, on_work=on_work, clock=clock)
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
+    add_docs_pages(app)
 
     @app.get("/api/v1/health", tags=["server"])
     def health() -> dict[str, Any]:
@@ -75,13 +86,50 @@ async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
     return _error(400, "invalid_input", "the request is not valid", {"problems": problems})
 
 
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Routing's own refusals (no such route, a method it does not take) in the same shape."""
+    route = f"{request.method} {request.url.path}"
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        code, message = "not_found", f"no such endpoint: {route}; the endpoints are listed at /docs"
+    elif exc.status_code == 405:
+        allowed = headers.get("allow") or headers.get("Allow") or ""
+        code = "method_not_allowed"
+        message = f"{request.method} is not allowed on {request.url.path}" + (
+            f"; use {allowed}" if allowed else ""
+        )
+    else:
+        code = _status_code_name(exc.status_code)
+        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return _error(exc.status_code, code, message, {}, headers=headers)
+
+
+def _status_code_name(status: int) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return "http_error"
+    return phrase.lower().replace("-", " ").replace(" ", "_")
+
+
 async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    # The exception's text may hold SQL or paths: it goes to the log, not to the client.
     log.exception("request failed", extra={"event": "api.error"})
-    return _error(500, "internal_error", f"the server failed: {exc}", {})
+    return _error(
+        500, "internal_error", "the server failed; see the server log (event api.error)", {}
+    )
 
 
-def _error(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
         status_code=status,
         content={"error": {"code": code, "message": message, "details": details}},
+        headers=headers,
     )

@@ -6,6 +6,7 @@ does not answer becomes :class:`ServerUnreachable`, so commands never see raw HT
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 from urllib.parse import quote
 
@@ -61,7 +62,11 @@ class PodiumClient:
 
     def __init__(self, server: str, *, timeout_s: float = 30.0) -> None:
         self.server = server.rstrip("/")
-        self._http = httpx.Client(base_url=self.server, timeout=timeout_s)
+        # Until identities land, the OS user of the CLI is who pushes (a version's created_by
+        # and the owner of a workflow whose definition names none).
+        user = _os_user()
+        headers = {"X-Podium-User": user} if user else {}
+        self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -177,11 +182,22 @@ class PodiumClient:
         return self.post(self._instance_path(workflow_id, instance_id) + "/stop")
 
     def step_logs(
-        self, workflow_id: str, instance_id: str, step_id: str, *, offset: int, attempt: int | None
+        self,
+        workflow_id: str,
+        instance_id: str,
+        step_id: str,
+        *,
+        offset: int,
+        attempt: int | None,
+        iterations: tuple[int, ...] = (),
     ) -> dict[str, Any]:
+        """``step_id`` may be a path into foreach iterations and subworkflows
+        (``load.aggregate``), ``iterations`` then the iteration of each foreach on it."""
         params: dict[str, Any] = {"offset": offset}
         if attempt is not None:
             params["attempt"] = attempt
+        if iterations:
+            params["iteration"] = list(iterations)
         path = (
             f"{self._instance_path(workflow_id, instance_id)}/steps/{quote_segment(step_id)}/logs"
         )
@@ -204,6 +220,14 @@ class PodiumClient:
     @staticmethod
     def _instance_path(workflow_id: str, instance_id: str) -> str:
         return f"/workflows/{quote_segment(workflow_id)}/instances/{quote_segment(instance_id)}"
+
+
+def _os_user() -> str | None:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        return None
+    return user if user.isascii() and user.isprintable() else None
 
 
 def _api_error(response: httpx.Response) -> ApiError:

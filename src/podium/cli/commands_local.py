@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,14 @@ from podium.errors import PodiumError
 PYTHON_DSL_MESSAGE = "Python DSL files are not supported yet"
 
 
+class UnreadableFile(CliError):
+    """A definition file that cannot be read as text; ``reason`` says why, without the path."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}", exit_code=2)
+        self.reason = reason
+
+
 @dataclass
 class FileCheck:
     """The result of loading one definition file locally."""
@@ -27,6 +36,7 @@ class FileCheck:
     workflow_id: str | None = None
     step_count: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
+    workflow: Any = field(default=None, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -54,22 +64,47 @@ def load_definition_file(path: Path, *, templates: Any = None) -> Any:
         raise CliError(PYTHON_DSL_MESSAGE, exit_code=2)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {path}: {exc}", exit_code=2) from exc
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        reason = (
+            f"not a UTF-8 text file: byte {byte:#04x} at offset {exc.start}; "
+            "a workflow definition is a YAML text file"
+        )
+        raise UnreadableFile(path, reason) from None
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be read: {exc.strerror or exc}") from exc
     return load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
 
 
-def check_file(path: Path) -> FileCheck:
+def definition_files(paths: Sequence[Path]) -> list[Path]:
+    """The files named, and the ``.yaml``/``.yml`` files directly inside the directories named."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not found:
+            raise CliError(f"{path} is a directory without .yaml or .yml files", exit_code=2)
+        files.extend(found)
+    return files
+
+
+def check_file(path: Path, *, templates: Any = None) -> FileCheck:
+    """Load ``path`` locally; its problems, or the loaded workflow (``templates`` as for
+    :func:`load_definition_file`)."""
     check = FileCheck(file=str(path))
     try:
-        workflow = load_definition_file(path)
+        workflow = load_definition_file(path, templates=templates)
     except CliError as exc:
-        check.problems = [{"location": "", "message": exc.message}]
+        message = exc.reason if isinstance(exc, UnreadableFile) else exc.message
+        check.problems = [{"location": "", "message": message}]
         return check
     except PodiumError as exc:
         problems = getattr(exc, "problems", None) or [{"location": "", "message": exc.message}]
         check.problems = [dict(p) for p in problems]
         return check
+    check.workflow = workflow
     check.workflow_id = str(workflow.id)
     check.step_count = len(getattr(workflow, "steps", ()) or ())
     return check
@@ -77,15 +112,20 @@ def check_file(path: Path) -> FileCheck:
 
 @click.command()
 @click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "paths",
+    metavar="FILE_OR_DIR...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
 )
 @json_option
-def validate(files: tuple[Path, ...], as_json: bool) -> None:
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check definition files locally.
 
-    Needs no server; prints every problem with its location and exits 2 if there is any.
+    A directory stands for its .yaml and .yml files. Needs no server; prints every problem
+    with its location and exits 2 if there is any.
     """
-    checks = [check_file(path) for path in files]
+    checks = [check_file(path) for path in definition_files(paths)]
     if as_json:
         print_json({"files": [check.as_json() for check in checks]})
     else:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+
+from podium.cli.client import DEFAULT_SERVER
+from podium.cli.context import CliContext
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -42,7 +47,7 @@ def server(db_url: str | None, host: str, port: int, load: tuple[Path, ...]) -> 
     """Run the API, engine and triggers in one process."""
     from podium.runtime import run_server
 
-    run_server(db_url=db_url, host=host, port=port, load=load)
+    run_server(db_url=db_url, host=host, port=port, load=load, on_ready=_ready_printer())
 
 
 @click.command()
@@ -56,7 +61,7 @@ def api(db_url: str, host: str, port: int) -> None:
     """
     from podium.runtime import run_api
 
-    run_api(db_url=db_url, host=host, port=port)
+    run_api(db_url=db_url, host=host, port=port, on_ready=_ready_printer())
 
 
 @click.command()
@@ -72,3 +77,29 @@ def worker(db_url: str, worker_id: str | None) -> None:
     from podium.runtime import run_worker
 
     run_worker(db_url=db_url, worker_id=worker_id)
+
+
+def _ready_printer() -> Callable[[str], None]:
+    """Prints one plain line on stdout once the server answers (the logs go to stderr)."""
+    cli_server = _cli_server()
+    return lambda url: click.echo(ready_line(url, cli_server=cli_server))
+
+
+def ready_line(url: str, *, cli_server: str) -> str:
+    """Where the server answers, its API docs, and how the CLI reaches it."""
+    if cli_server.rstrip("/") == url:
+        reach = (
+            "PODIUM_SERVER already points the podium CLI here"
+            if os.environ.get("PODIUM_SERVER")
+            else "the podium CLI talks to it by default"
+        )
+    else:
+        reach = f"point the podium CLI at it with: export PODIUM_SERVER={url}"
+    return f"Podium is ready at {url} (API docs: {url}/docs); {reach}"
+
+
+def _cli_server() -> str:
+    """The server ``podium`` commands of this environment talk to (global --server or env)."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_object(CliContext) if context is not None else None
+    return obj.server if obj is not None else os.environ.get("PODIUM_SERVER") or DEFAULT_SERVER

@@ -38,6 +38,11 @@ def print_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
 
 
+def error_document(code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
+    """A failure in --json mode: the API's error shape (docs/api.md), on stdout."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
 def print_error(message: str, problems: list[dict[str, str]] | None = None) -> None:
     click.echo(f"error: {message}", err=True)
     for problem in problems or []:
