@@ -5,7 +5,10 @@ every one SUCCEEDED, and checks that each workflow ran exactly once. Prints a ta
 
 The workflows are pushed first, to a server whose clock is an hour before that midnight
 (the push time is printed apart); that server stops and a second one starts on the same
-database just before midnight.
+database just before midnight. Every time is what a client sees: this script polls the
+database (committed rows only) every 50 ms and notes when the first instance, all instances
+and all ends became visible, on its own clock moved by the server's offset; never the
+server's timestamps.
 
     python benchmarks/cron_spike.py [--workflows 10000] [--pg-url URL] [--no-pg]
 """
@@ -81,16 +84,16 @@ def push_all(url: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def counts(engine: sa.Engine) -> tuple[int, int, float | None, float | None]:
-    """Instances, SUCCEEDED ones, the last created_at and the last ended_at."""
+def counts(engine: sa.Engine) -> tuple[int, int]:
+    """Instances and SUCCEEDED ones, as committed."""
     with engine.connect() as conn:
         row = conn.execute(
             sa.text(
-                "SELECT count(*), sum(CASE WHEN status = 'SUCCEEDED' THEN 1 ELSE 0 END), "
-                "max(created_at), max(ended_at) FROM instances WHERE parent_pk IS NULL"
+                "SELECT count(*), sum(CASE WHEN status = 'SUCCEEDED' THEN 1 ELSE 0 END) "
+                "FROM instances WHERE parent_pk IS NULL"
             )
         ).one()
-    return int(row[0]), int(row[1] or 0), row[2], row[3]
+    return int(row[0]), int(row[1] or 0)
 
 
 def measure(db: str, count: int) -> dict[str, str]:
@@ -103,16 +106,18 @@ def measure(db: str, count: int) -> dict[str, str]:
         offset = midnight - BEFORE_MIDNIGHT_S - time.time()
         with server(db, Path(home), midnight - BEFORE_MIDNIGHT_S):
             deadline = time.time() + 1800
-            created_s = None
+            first_s = created_s = None
             while time.time() < deadline:
-                total, succeeded, _, last_ended = counts(engine)
+                total, succeeded = counts(engine)
+                seen = time.time() + offset - midnight  # the server's clock
+                if first_s is None and total > 0:
+                    first_s = seen
                 if created_s is None and total >= count:
-                    # Seen by polling (every 0.2 s), on the server's clock.
-                    created_s = time.time() + offset - midnight
-                if succeeded >= count and last_ended is not None:
-                    done_s = last_ended - midnight
+                    created_s = seen
+                if succeeded >= count:
+                    done_s = seen
                     break
-                time.sleep(0.2)
+                time.sleep(0.05)
             else:
                 raise RuntimeError(f"only {succeeded} of {count} instances SUCCEEDED")
             with engine.connect() as conn:
@@ -123,16 +128,13 @@ def measure(db: str, count: int) -> dict[str, str]:
                     )
                 ).scalar_one()
                 fires = conn.execute(sa.text("SELECT count(*) FROM fires")).scalar_one()
-                first = conn.execute(
-                    sa.text("SELECT min(created_at) FROM instances WHERE parent_pk IS NULL")
-                ).scalar_one()
     engine.dispose()
     return {
         "workflows": f"{count:,}",
         "push all (8 client threads, s)": f"{push_s:.1f}",
-        "midnight to first instance (s)": f"{first - midnight:.2f}",
-        "midnight to all instances created (s)": f"{created_s:.1f}",
-        "midnight to all SUCCEEDED (s)": f"{done_s:.1f}",
+        "midnight to the first instance seen (s)": f"{first_s:.2f}",
+        "midnight to all instances seen (s)": f"{created_s:.1f}",
+        "midnight to all SUCCEEDED seen (s)": f"{done_s:.1f}",
         "workflows with exactly one instance": f"{per_workflow:,}",
         "fires recorded": f"{fires:,}",
     }

@@ -1,5 +1,8 @@
-"""Launch overhead per job kind: from a step's start (its ``started_at``) to the first thing
-its job does (the job returns ``time.time()`` at once as the output ``first``).
+"""Launch overhead per job kind: from sending the start of a one-step workflow to the first
+thing its job does (the job returns ``time.time()`` at once as the output ``first``), and to
+seeing the instance ended. Both on this machine's clock, never from the server's timestamps:
+the first includes the start request, the instance's creation and the step's, the second also
+the job's end noticed and committed (``observe.py``).
 
 Runs against a real ``podium server`` subprocess (SQLite) and, with ``--pg-url``, a
 ``podium api`` plus one ``podium worker`` on PostgreSQL. Prints a table; never asserts.
@@ -16,6 +19,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +30,8 @@ import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import drop_pg_database, fresh_pg_database, podium, print_table, ts, wait_done
+from observe import seen_done, start
+from run import drop_pg_database, fresh_pg_database, podium, print_table
 
 from podium.definition import canonical_yaml, load_workflow
 
@@ -99,32 +104,38 @@ def workflow_yaml(workflow_id: str, kind: JobKind, directory: Path) -> str:
     return canonical_yaml(load_workflow(text, base_dir=directory))
 
 
-def overhead_ms(client: httpx.Client, kind: JobKind, repeat: int, directory: Path) -> list[float]:
+def overhead_ms(
+    client: httpx.Client, kind: JobKind, repeat: int, directory: Path
+) -> tuple[list[float], list[float]]:
+    """Per run: start sent -> job's first instruction, and start sent -> end seen (ms)."""
     wf = f"launch_{kind.name}_{uuid.uuid4().hex[:6]}"
     pushed = client.post("/api/v1/workflows", json={"yaml": workflow_yaml(wf, kind, directory)})
     pushed.raise_for_status()
-    figures = []
+    to_job, to_end = [], []
     for _ in range(repeat + 1):  # the first run warms up caches and imports
-        iid = client.post(f"/api/v1/workflows/{wf}/instances", json={}).json()["instance_id"]
-        doc = wait_done(client, wf, iid)
+        sent = time.time()
+        iid = start(client, wf)
+        seen, doc = seen_done(client, wf, iid, since=sent, timeout_s=120)
         assert doc["status"] == "SUCCEEDED", doc
-        step = doc["steps"][0]  # type: ignore[index]
-        figures.append((float(step["outputs"]["first"]) - ts(str(step["started_at"]))) * 1000)
-    return figures[1:]
+        first = float(doc["steps"][0]["outputs"]["first"])
+        to_job.append((first - sent) * 1000)
+        to_end.append((seen - sent) * 1000)
+    return to_job[1:], to_end[1:]
 
 
-def measure(db: str, repeat: int) -> dict[str, str]:
+def measure(db: str, repeat: int, kinds: list[JobKind]) -> dict[str, str]:
     with (
         tempfile.TemporaryDirectory() as home,
         podium(db, Path(home)) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
         results = {}
-        for kind in JOB_KINDS:
-            figures = overhead_ms(client, kind, repeat, Path(home))
-            label = f"{kind.name}: step start to job start (ms)"
-            results[f"{label}, median"] = f"{statistics.median(figures):.0f}"
-            results[f"{label}, min-max"] = f"{min(figures):.0f}-{max(figures):.0f}"
+        for kind in kinds:
+            to_job, to_end = overhead_ms(client, kind, repeat, Path(home))
+            for label, figures in (("job starts", to_job), ("end seen", to_end)):
+                key = f"{kind.name}: start sent to {label} (ms)"
+                results[f"{key}, median"] = f"{statistics.median(figures):.0f}"
+                results[f"{key}, min-max"] = f"{min(figures):.0f}-{max(figures):.0f}"
     return results
 
 
@@ -134,12 +145,16 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--pg-url", help="also measure on PostgreSQL (a server database URL)")
+    parser.add_argument(
+        "--kinds", default=",".join(k.name for k in JOB_KINDS), help="comma-separated job kinds"
+    )
     args = parser.parse_args()
-    results = {"SQLite": measure("sqlite", args.repeat)}
+    kinds = [k for k in JOB_KINDS if k.name in args.kinds.split(",")]
+    results = {"SQLite": measure("sqlite", args.repeat, kinds)}
     if args.pg_url:
         db = fresh_pg_database(args.pg_url)
         try:
-            results["PostgreSQL"] = measure(db, args.repeat)
+            results["PostgreSQL"] = measure(db, args.repeat, kinds)
         finally:
             drop_pg_database(args.pg_url, db)
     print_table("Launch overhead per job kind", results)
