@@ -101,11 +101,13 @@ def _params(
         )
     except (ExprError, PodiumError) as exc:
         reason = str(exc)
-    except Exception as exc:
+    except sa.exc.SQLAlchemyError:
+        raise  # the transaction itself failed (a deadlock victim runs again): not the params
+    except Exception:
         # A bug in one workflow's params must not cost the signal, or the other starts of
-        # this transaction: it is recorded like any other failure.
+        # this transaction: it is recorded like any other failure, its text only in the log.
         log.exception("trigger params crashed", extra={"event": "trigger.crash"})
-        reason = f"internal error while resolving the params ({type(exc).__name__}: {exc})"
+        reason = "internal error while resolving the params; see the server log (trigger.crash)"
     failure = TriggerFailure(
         workflow_id=workflow_id,
         trigger=trigger_name(trigger),
