@@ -110,14 +110,18 @@ def check_file(path: Path, *, templates: Any = None) -> FileCheck:
     return check
 
 
-@click.command()
-@click.argument(
+definition_paths = click.argument(
     "paths",
     metavar="FILE_OR_DIR...",
     nargs=-1,
     required=True,
     type=click.Path(exists=True, path_type=Path),
 )
+"""``FILE_OR_DIR...``: definition files, a directory standing for its .yaml and .yml files."""
+
+
+@click.command()
+@definition_paths
 @json_option
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check definition files locally.

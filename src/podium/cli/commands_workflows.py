@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from podium.cli.client import ApiError, CliError
-from podium.cli.commands_local import FileCheck, check_file, definition_files
+from podium.cli.commands_local import FileCheck, check_file, definition_files, definition_paths
 from podium.cli.context import current_client, json_option, server_option
 from podium.cli.output import (
     elapsed,
@@ -24,13 +24,7 @@ from podium.cli.output import (
 
 
 @click.command()
-@click.argument(
-    "paths",
-    metavar="FILE_OR_DIR...",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-)
+@definition_paths
 @click.option("--inactive", is_flag=True, help="Create the versions without activating them.")
 @json_option
 @server_option
