@@ -1,1 +1,14 @@
+"""The database: schema, migrations and every query; nothing outside ``store/`` speaks SQL.
 
+Callers hold a :data:`Connection` (a transaction opened by :class:`~podium.store.database.Database`)
+and :data:`Row` values, and name them through these aliases rather than importing SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+Connection = sa.Connection
+Row = sa.Row
+
+__all__ = ["Connection", "Row"]
