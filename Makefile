@@ -25,10 +25,12 @@ run: install  ## start `podium server` on SQLite (PODIUM_HOME=.podium) with the 
 test: install  ## the whole suite: SQLite, and PostgreSQL (PODIUM_TEST_PG_URL; required when CI is set)
 	$(PY) -m pytest
 
-lint: install
-	$(VENV)/bin/ruff format --check src tests benchmarks
-	$(VENV)/bin/ruff check src tests benchmarks
+lint: install  ## format, lint, types, and the import rules (tools/check_imports.py)
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
+	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict tools/check_imports.py
+	$(PY) tools/check_imports.py
 
 check: lint test  ## format, lint, types, tests
 

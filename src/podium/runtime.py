@@ -16,8 +16,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from podium.api.app import create_app
-from podium.catalog import load_files
 from podium.config import Settings
+from podium.control.workflows import load_files
 from podium.errors import InvalidInput
 from podium.events.publisher import start_publisher
 from podium.logs import configure_logging
@@ -134,7 +134,7 @@ def _background_services(db: Database, settings: Settings, worker: Worker) -> li
     scheduler = Scheduler(db, clock=worker.clock, on_work=worker.notify)
     scheduler.start()
     services.append(scheduler)
-    services.append(start_publisher(db, settings))
+    services.append(start_publisher(db, settings.event_sinks, poll_s=settings.event_poll_s))
     return services
 
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from podium.catalog import push_workflow
+from podium.control.identity import caller_named
+from podium.control.workflows import push_workflow
 from podium.definition import load_workflow
 from podium.store import triggers as store_triggers
 from podium.store.database import Database
@@ -66,7 +67,7 @@ def test_podium_cron_prints_what_the_scheduler_fires(
         yaml = (
             f"id: w\ntrigger: {{cron: '{cron}', timezone: {zone}}}\nsteps: [{{id: a, type: noop}}]"
         )
-        push_workflow(db, load_workflow(yaml), active=True, created_by="t", now=clock.at)
+        push_workflow(db, load_workflow(yaml), caller_named("t"), active=True, now=clock.at)
         scheduler = Scheduler(db, clock=clock)
         for _ in range(count):
             with db.read() as conn:

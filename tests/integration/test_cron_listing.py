@@ -12,7 +12,8 @@ import pytest
 import uvicorn
 
 from podium.api.app import create_app
-from podium.catalog import push_workflow
+from podium.control.identity import caller_named
+from podium.control.workflows import push_workflow
 from podium.definition import load_workflow
 from podium.store.database import Database
 from podium.store.migrate import upgrade
@@ -53,7 +54,9 @@ def test_info_lists_what_the_engine_fires(
         f"id: w\ntrigger: {{cron: '*/30 * * * *', timezone: {zone}}}\n"
         "steps: [{id: a, type: noop}]\n"
     )
-    push_workflow(db, load_workflow(yaml), active=True, created_by="t", now=pushed_at.timestamp())
+    push_workflow(
+        db, load_workflow(yaml), caller_named("t"), active=True, now=pushed_at.timestamp()
+    )
     response = client.get("/api/v1/workflows/w")
     assert response.status_code == 200, response.text
     listed = [datetime.fromisoformat(t).timestamp() for t in response.json()["next_fire_times"]]

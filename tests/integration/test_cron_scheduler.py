@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from podium.catalog import push_workflow
+from podium.control import changes
+from podium.control.identity import caller_named
+from podium.control.workflows import push_workflow
 from podium.definition import load_workflow
 from podium.engine.params import run_namespace
 from podium.store import triggers as store_triggers
@@ -19,8 +21,7 @@ from podium.store import workflows as store_workflows
 from podium.store.database import Database
 from podium.store.migrate import upgrade
 from podium.store.schema import fires, instances
-from podium.triggers import changes
-from podium.triggers.schedule import jitter_offset_s
+from podium.timing.schedule import jitter_offset_s
 from podium.triggers.scheduler import Scheduler
 
 
@@ -47,7 +48,7 @@ def epoch(text: str) -> float:
 
 
 def push(db: Database, yaml: str, at: float, *, active: bool = True) -> int:
-    return push_workflow(db, load_workflow(yaml), active=active, created_by="t", now=at).version
+    return push_workflow(db, load_workflow(yaml), caller_named("t"), active=active, now=at).version
 
 
 def cron_yaml(wf: str, cron: str, **trigger: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from podium.catalog import push_workflow
+from podium.control.identity import caller_named
+from podium.control.workflows import push_workflow
 from podium.definition import load_workflow
 from podium.store import trigger_failures as store_failures
 from podium.store.database import Database
@@ -46,7 +47,7 @@ def db(db_url: str) -> Iterator[Database]:
 
 
 def push(db: Database, yaml: str, at: float) -> None:
-    push_workflow(db, load_workflow(yaml), active=True, created_by="t", now=at)
+    push_workflow(db, load_workflow(yaml), caller_named("t"), active=True, now=at)
 
 
 def events(db: Database, topic: str) -> list[dict[str, Any]]:

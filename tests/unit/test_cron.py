@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from podium.triggers import check_cron, check_timezone, next_fire_times
+from podium.timing import check_cron, check_timezone, next_fire_times
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

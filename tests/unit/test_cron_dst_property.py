@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podium.triggers.cron import iter_fire_times, next_fire_times
-from podium.triggers.schedule import CronState, next_fire_after, plan_fires
+from podium.timing.cron import iter_fire_times, next_fire_times
+from podium.timing.schedule import CronState, next_fire_after, plan_fires
 
 YEAR = 2026
 ZONES = (

@@ -7,7 +7,7 @@ from typing import cast
 
 import pytest
 
-from podium.triggers.schedule import (
+from podium.timing.schedule import (
     Catchup,
     CronState,
     jitter_offset_s,

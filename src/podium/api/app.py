@@ -29,8 +29,8 @@ from podium.api import (
     routes_templates,
     routes_workflows,
 )
-from podium.api.context import ApiContext
 from podium.api.docs_pages import add_docs_pages
+from podium.control.services import Services
 from podium.errors import PodiumError
 from podium.store.database import Database
 
@@ -51,7 +51,7 @@ def create_app(
         docs_url=None,  # served by add_docs_pages, from the package rather than a CDN
         redoc_url=None,
     )
-    app.state.podium = ApiContext(db=db, on_work=on_work, clock=clock)
+    app.state.podium = Services(db=db, on_work=on_work, clock=clock)
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -5,22 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from podium.api import step_paths
-from podium.api.context import ApiContext, Context
-from podium.api.routes_workflows import version_number
+from podium.api.context import Context, Who
 from podium.api.views import instance_summary, iso, pending_step_view, step_view
-from podium.engine import params
+from podium.control import instances as control
+from podium.control import starts
 from podium.engine.plan import Plan
 from podium.engine.states import TERMINAL_INSTANCE, TERMINAL_STEP
-from podium.errors import Conflict, InvalidInput, LogNotFound, StepNotFound
+from podium.errors import InvalidInput, LogNotFound, StepNotFound
 from podium.jobs import read_log
 from podium.jobs.artifacts import list_artifacts
+from podium.store import Connection, permits, signals
 from podium.store import instances as store_instances
-from podium.store import permits, signals
 from podium.store import workflows as store_workflows
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -35,87 +34,34 @@ class RunBody(BaseModel):
 
 
 @router.post("", status_code=201)
-def start(workflow_id: str, ctx: Context, body: RunBody | None = None) -> dict[str, Any]:
+def start(
+    workflow_id: str, ctx: Context, caller: Who, body: RunBody | None = None
+) -> dict[str, Any]:
     """Write the instance and its start row; any worker takes it from there."""
     body = body or RunBody()
-    trigger = {"type": "manual"}
-
-    def create(conn: sa.Connection) -> tuple[int, int]:
-        numbered = store_instances.number_instance(conn, workflow_id)
-        number = version_number(numbered, body.version)
-        now = ctx.clock()
-        store_instances.create_instance(
-            conn,
-            workflow_id=workflow_id,
-            instance_id=numbered.instance_id,
-            version=number,
-            params=_run_params(ctx, conn, numbered, number, body, trigger, now),
-            trigger=trigger,
-            now=now,
-        )
-        return numbered.instance_id, number
-
-    instance_id, number = ctx.db.run_transaction(create)
-    ctx.on_work()
+    started = starts.start(ctx, starts.StartRequest(workflow_id, body.version, body.params), caller)
     return {
         "workflow_id": workflow_id,
-        "instance_id": instance_id,
-        "version": number,
-        "status": "CREATED",
+        "instance_id": started.instance_id,
+        "version": started.version,
+        "status": started.status,
     }
 
 
 @dry_run_router.post("")
-def dry_run(workflow_id: str, ctx: Context, body: RunBody | None = None) -> dict[str, Any]:
+def dry_run(
+    workflow_id: str, ctx: Context, caller: Who, body: RunBody | None = None
+) -> dict[str, Any]:
     """What a run would receive: the run's params and those of every step whose inputs are
     known before anything runs. Nothing is stored and nothing runs."""
     body = body or RunBody()
-    trigger = {"type": "manual"}
-    with ctx.db.read() as conn:
-        wf = store_workflows.get_workflow(conn, workflow_id)
-        number = version_number(wf, body.version)
-        numbered = store_instances.Numbered(
-            workflow_id, wf.last_instance_id + 1, wf.active_version, wf.latest_version
-        )
-        now = ctx.clock()
-        resolved = _run_params(ctx, conn, numbered, number, body, trigger, now)
-        plan = ctx.plan(conn, workflow_id, number)
-    run = params.run_namespace(
-        workflow_id=workflow_id,
-        instance_id=numbered.instance_id,
-        version=number,
-        trigger=trigger,
-        at=now,
-    )
-    steps = params.dry_run_steps(
-        plan, resolved, run=run, signal=params.signal_namespace(trigger), budgets=ctx.budgets
-    )
-    return {"workflow_id": workflow_id, "version": number, "params": resolved, "steps": steps}
-
-
-def _run_params(
-    ctx: ApiContext,
-    conn: sa.Connection,
-    numbered: store_instances.Numbered,
-    version: int,
-    body: RunBody,
-    trigger: dict[str, Any],
-    now: float,
-) -> dict[str, Any]:
-    run = params.run_namespace(
-        workflow_id=numbered.workflow_id,
-        instance_id=numbered.instance_id,
-        version=version,
-        trigger=trigger,
-        at=now,
-    )
-    return params.resolve_run_params(
-        ctx.plan(conn, numbered.workflow_id, version).params,
-        body.params,
-        run=run,
-        signal=params.signal_namespace(trigger),
-        budgets=ctx.budgets,
-    )
+    done = starts.dry_run(ctx, starts.StartRequest(workflow_id, body.version, body.params), caller)
+    return {
+        "workflow_id": workflow_id,
+        "version": done.version,
+        "params": done.params,
+        "steps": done.steps,
+    }
 
 
 @router.get("")
@@ -146,7 +92,7 @@ def status(
         if step is not None and iteration is not None:
             for part, index in _iteration_path(step, iteration):
                 row = store_instances.find_iteration(conn, row.pk, part, index)
-        plan = ctx.plan(conn, workflow_id, row.version).at(row.plan_path)
+        plan = ctx.plans(conn, workflow_id, row.version).at(row.plan_path)
         step_rows = store_instances.instance_steps(conn, row.pk)
         permit_waits = (
             permits.waiting_for(conn, row.pk)
@@ -197,7 +143,7 @@ def status(
 
 
 def _latest_attempt_dirs(
-    conn: sa.Connection, instance_pk: int, step_rows: list[Any], plan: Plan
+    conn: Connection, instance_pk: int, step_rows: list[Any], plan: Plan
 ) -> dict[str, Path]:
     """The latest attempt directory of each step that ran a job, for its artifacts (one
     query for the whole instance)."""
@@ -224,23 +170,14 @@ def _iteration_path(step: str, iteration: int) -> list[tuple[str, int]]:
 
 
 @router.post("/{instance_id}/stop")
-def stop(workflow_id: str, instance_id: int, ctx: Context) -> dict[str, Any]:
+def stop(workflow_id: str, instance_id: int, ctx: Context, caller: Who) -> dict[str, Any]:
     """Record a stop; the engine kills running jobs and ends the instance STOPPED. An
     instance that already ended is a conflict: nothing was stopped."""
-    with ctx.db.transaction() as conn:
-        row = store_instances.find_instance(conn, workflow_id, instance_id)
-        if row.status in TERMINAL_INSTANCE:
-            raise Conflict(
-                f"instance {instance_id} of {workflow_id!r} already ended {row.status}; "
-                "nothing to stop",
-                details={"status": row.status},
-            )
-        store_instances.request_stop(conn, row.pk, now=ctx.clock())
-    ctx.on_work()
+    stopped = control.stop(ctx, control.InstanceRef(workflow_id, instance_id), caller)
     return {
         "workflow_id": workflow_id,
         "instance_id": instance_id,
-        "status": row.status,
+        "status": stopped.status,
         "stop_requested": True,
     }
 
@@ -260,8 +197,8 @@ def logs(
     (``load.aggregate`` with ``iteration=2``, or ``load[2].aggregate``; see step_paths)."""
     with ctx.db.read() as conn:
         top = store_instances.find_instance(conn, workflow_id, instance_id)
-        address = step_paths.locate_step(conn, ctx.plan, top, step_path, iteration or ())
-        reason = step_paths.no_log_reason(address, conn, ctx.plan)
+        address = step_paths.locate_step(conn, ctx.plans, top, step_path, iteration or ())
+        reason = step_paths.no_log_reason(address, conn, ctx.plans)
         if reason is not None:
             raise LogNotFound(reason)
         found = state = None

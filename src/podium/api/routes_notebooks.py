@@ -34,7 +34,7 @@ def executed_notebook(
     after every cell, so a running notebook shows the cells done."""
     with ctx.db.read() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
-        steps = ctx.plan(conn, workflow_id, row.version).at(row.plan_path).steps
+        steps = ctx.plans(conn, workflow_id, row.version).at(row.plan_path).steps
         found = store_instances.find_attempt(conn, row.pk, step_id, attempt)
     step = steps.get(step_id)
     if step is None:

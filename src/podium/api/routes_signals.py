@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, JsonValue
 
-from podium.api.context import Context
+from podium.api.context import Context, Who
 from podium.api.views import iso
-from podium.definition.fields import signal_name_problem
-from podium.engine.states import TERMINAL_INSTANCE
-from podium.errors import Conflict, InvalidInput, StepNotFound
-from podium.store import instances as store_instances
-from podium.store import queue, runs, signals
-from podium.store.trigger_failures import TriggerFailure
-from podium.triggers.start import start_for_trigger
+from podium.control import instances as control_instances
+from podium.control import signals as control
+from podium.store import signals
 
 router = APIRouter(prefix="/api/v1/signals", tags=["signals"])
 skip_router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
-
-SKIPPABLE = ("WAITING_FOR_SIGNALS", "WAITING_FOR_PERMITS", "PAUSED")
 
 
 class SignalBody(BaseModel):
@@ -45,32 +38,12 @@ def signal_view(row: signals.SignalRow) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-def announce(body: SignalBody, ctx: Context) -> dict[str, Any]:
+def announce(body: SignalBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Announce a signal: start the workflows whose signal trigger it completes, and let
     the steps waiting for it go on. ``failed`` lists the workflows it could not start
     (their params did not resolve) and why; the signal is stored all the same."""
-    problem = signal_name_problem(body.name)
-    if problem is not None:
-        raise InvalidInput(problem)
-    now = ctx.clock()
-
-    def start(
-        conn: sa.Connection, workflow_id: str, trigger: dict[str, Any]
-    ) -> int | TriggerFailure | None:
-        return start_for_trigger(conn, workflow_id, trigger, now=now, budgets=ctx.budgets)
-
-    done = ctx.db.run_transaction(
-        lambda conn: signals.announce(
-            conn,
-            body.name,
-            body.params,
-            now=now,
-            start_instance=start,
-            request_id=body.request_id,
-        )
-    )
-    if done.started or done.released:
-        ctx.on_work()
+    request = control.AnnounceRequest(body.name, body.params, body.request_id)
+    done = control.announce(ctx, request, caller)
     return {
         **signal_view(done.signal),
         "duplicate": done.duplicate,
@@ -92,28 +65,12 @@ def list_signals(ctx: Context, name: str | None = None, limit: int = 50) -> dict
 
 
 @skip_router.post("/{instance_id}/steps/{step_id}/skip")
-def skip(workflow_id: str, instance_id: int, step_id: str, ctx: Context) -> dict[str, Any]:
+def skip(
+    workflow_id: str, instance_id: int, step_id: str, ctx: Context, caller: Who
+) -> dict[str, Any]:
     """Skip a step that waits (for signals, a permit or a resume at a breakpoint):
     it ends SKIPPED, and downstream treats it as skipped."""
-    with ctx.db.transaction() as conn:
-        row = store_instances.find_instance(conn, workflow_id, instance_id)
-        state = runs.get_step(conn, row.pk, step_id)
-        if state is None:
-            plan = ctx.plan(conn, workflow_id, row.version)
-            if step_id not in plan.steps:
-                raise StepNotFound(f"workflow {workflow_id!r} has no step {step_id!r}")
-        if row.status in TERMINAL_INSTANCE:
-            raise Conflict(f"{workflow_id} {instance_id} is {row.status}: nothing to skip")
-        status = state.status if state is not None else "CREATED"
-        queued = status == "CREATED" and runs.queued_for_slot(conn, row.pk, step_id)
-        if status not in SKIPPABLE and not queued:
-            raise Conflict(
-                f"step {step_id!r} is {status}: only a step that waits (for signals, a "
-                "permit, a slot or a resume) can be skipped"
-            )
-        queue.add_work(
-            conn,
-            [{"kind": "skip", "instance_pk": row.pk, "step_id": step_id, "due_at": ctx.clock()}],
-        )
-    ctx.on_work()
+    control_instances.skip(
+        ctx, control_instances.StepRef(workflow_id, instance_id, step_id), caller
+    )
     return {"workflow_id": workflow_id, "instance_id": instance_id, "step_id": step_id}

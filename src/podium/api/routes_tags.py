@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from podium.api.context import Context
+from podium.api.context import Context, Who
 from podium.api.views import iso
-from podium.definition.fields import tag_problem
-from podium.errors import InvalidInput, NotFound
-from podium.store import permits, queue
+from podium.control import tags as control
+from podium.errors import NotFound
+from podium.store import permits
 
 router = APIRouter(prefix="/api/v1/tags", tags=["tags"])
 
@@ -31,13 +31,6 @@ def _json(view: permits.TagView) -> dict[str, Any]:
     return document
 
 
-def _checked(tag: str) -> str:
-    problem = tag_problem(tag)
-    if problem is not None:
-        raise InvalidInput(problem)
-    return tag
-
-
 @router.get("")
 def list_tags(ctx: Context) -> dict[str, Any]:
     """Every known tag (pushed in a workflow or given a limit), its limit and use."""
@@ -50,28 +43,15 @@ def list_tags(ctx: Context) -> dict[str, Any]:
 def show_tag(tag: str, ctx: Context) -> dict[str, Any]:
     """One tag: its limit, the steps holding its permits and those waiting, in line order."""
     with ctx.db.read() as conn:
-        views = permits.tag_views(conn, _checked(tag))
+        views = permits.tag_views(conn, control.checked_tag(tag))
     if not views:
         raise NotFound(f"no tag {tag!r}: no pushed step carries it and it has no limit")
     return _json(views[0])
 
 
 @router.put("/{tag}")
-def set_limit(tag: str, body: LimitBody, ctx: Context) -> dict[str, Any]:
+def set_limit(tag: str, body: LimitBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Set a tag's limit (null: no limit). Steps waiting for it start at once if it rose;
     if it fell below the steps running, they finish and no new one starts until there is
     room."""
-    now = ctx.clock()
-    with ctx.db.transaction() as conn:
-        granted = permits.set_limit(conn, _checked(tag), body.limit, now)
-        queue.add_work(
-            conn,
-            [
-                {"kind": "permit", "instance_pk": pk, "step_id": step_id, "due_at": now}
-                for pk, step_id in granted
-            ],
-        )
-        view = permits.tag_views(conn, tag)[0]
-    if granted:
-        ctx.on_work()
-    return _json(view)
+    return _json(control.set_limit(ctx, control.LimitRequest(tag, body.limit), caller))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, JsonValue
 
-from podium.api.context import Context
+from podium.api.context import Context, Who
 from podium.api.views import iso
+from podium.control import templates as control
 from podium.definition.problems import did_you_mean
 from podium.errors import NotFound
 from podium.templates import registry
@@ -28,19 +29,12 @@ class TemplateNotFound(NotFound):
 
 
 @router.post("", status_code=201)
-def register(body: TemplateBody, request: Request, ctx: Context) -> dict[str, Any]:
+def register(body: TemplateBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Store the template as the next version of its name; jobs that start from now on
     run it."""
     now = ctx.clock()
-    template = registry.register(
-        ctx.db,
-        name=body.name,
-        description=body.description,
-        parameters=body.parameters,
-        script=body.script,
-        created_by=request.headers.get("x-podium-user"),
-        now=now,
-    )
+    request = control.RegisterRequest(body.name, body.script, body.description, body.parameters)
+    template = control.register(ctx, request, caller, now=now)
     return {**template.as_json(), "created_at": iso(now)}
 
 

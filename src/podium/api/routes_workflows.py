@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from podium.api.context import Context
+from podium.api.context import Context, Who
 from podium.api.views import instance_summary, iso, workflow_summary
-from podium.catalog import push_workflow
-from podium.definition import load_workflow
-from podium.errors import Conflict, InvalidInput, VersionNotFound
+from podium.control import workflows as control
+from podium.control.workflows import version_number
 from podium.store import instances as store_instances
-from podium.store import queue, runs
 from podium.store import trigger_failures as store_failures
 from podium.store import triggers as store_triggers
 from podium.store import workflows as store_workflows
-from podium.templates.registry import server_catalog
-from podium.triggers import changes
-from podium.triggers.cron import next_fire_times
+from podium.timing.cron import next_fire_times
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
@@ -35,13 +31,10 @@ class ActivateBody(BaseModel):
 
 
 @router.post("", status_code=201)
-def push(body: PushBody, request: Request, ctx: Context) -> dict[str, Any]:
+def push(body: PushBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Validate a definition and store it as the workflow's next version."""
-    wf = load_workflow(body.yaml, source="request", templates=server_catalog(ctx.db))
     now = ctx.clock()
-    pushed = push_workflow(
-        ctx.db, wf, active=body.active, now=now, created_by=request.headers.get("x-podium-user")
-    )
+    pushed = control.push(ctx, control.PushRequest(body.yaml, body.active), caller, now=now)
     return {
         "workflow_id": pushed.workflow_id,
         "version": pushed.version,
@@ -163,67 +156,30 @@ def version(workflow_id: str, version: str, ctx: Context) -> dict[str, Any]:
 
 
 @router.post("/{workflow_id}/activate")
-def activate(workflow_id: str, ctx: Context, body: ActivateBody | None = None) -> dict[str, Any]:
+def activate(
+    workflow_id: str, ctx: Context, caller: Who, body: ActivateBody | None = None
+) -> dict[str, Any]:
     """Make a version the active one (the latest when none is named): also the rollback."""
-    with ctx.db.transaction() as conn:
-        wf = store_workflows.get_workflow(conn, workflow_id)
-        target = body.version if body and body.version is not None else wf.latest_version
-        wf = store_workflows.set_active_version(conn, workflow_id, target, now=ctx.clock())
-    changes.announce()
+    done = control.activate(ctx, workflow_id, caller, body.version if body else None)
     return {
         "workflow_id": workflow_id,
-        "active_version": wf.active_version,
-        "latest_version": wf.latest_version,
+        "active_version": done.active_version,
+        "latest_version": done.latest_version,
     }
 
 
 @router.post("/{workflow_id}/unblock")
-def unblock(workflow_id: str, ctx: Context) -> dict[str, Any]:
+def unblock(workflow_id: str, ctx: Context, caller: Who) -> dict[str, Any]:
     """strict_sequential: let the instances queued behind failed ones start."""
-    with ctx.db.transaction() as conn:
-        through = store_workflows.unblock(conn, workflow_id)
-        for pk, _ in runs.queued_instances(conn, workflow_id, 1):
-            queue.add_work(conn, [{"kind": "admit", "instance_pk": pk, "due_at": ctx.clock()}])
-    ctx.on_work()
+    through = control.unblock(ctx, workflow_id, caller)
     return {"workflow_id": workflow_id, "unblocked_through": through}
 
 
 @router.post("/{workflow_id}/deactivate")
-def deactivate(workflow_id: str, ctx: Context) -> dict[str, Any]:
-    with ctx.db.transaction() as conn:
-        wf = store_workflows.set_active_version(conn, workflow_id, None, now=ctx.clock())
-    changes.announce()
-    return {"workflow_id": workflow_id, "active_version": None, "latest_version": wf.latest_version}
-
-
-class HasVersions(Protocol):
-    @property
-    def workflow_id(self) -> str: ...
-    @property
-    def active_version(self) -> int | None: ...
-    @property
-    def latest_version(self) -> int: ...
-
-
-def version_number(wf: HasVersions, version: int | str | None) -> int:
-    """A version as a user names it (a number, ``active``, ``latest``) as a number."""
-    if version is None or version == "active":
-        if wf.active_version is None:
-            raise Conflict(
-                f"workflow {wf.workflow_id!r} is inactive; activate it or name a version "
-                "(--version N or latest)"
-            )
-        return wf.active_version
-    if version == "latest":
-        return wf.latest_version
-    try:
-        number = int(version)
-    except ValueError:
-        raise InvalidInput(
-            f"version must be a number, 'active' or 'latest', not {version!r}"
-        ) from None
-    if not 1 <= number <= wf.latest_version:
-        raise VersionNotFound(
-            f"workflow {wf.workflow_id!r} has versions 1 to {wf.latest_version}, not {number}"
-        )
-    return number
+def deactivate(workflow_id: str, ctx: Context, caller: Who) -> dict[str, Any]:
+    done = control.deactivate(ctx, workflow_id, caller)
+    return {
+        "workflow_id": workflow_id,
+        "active_version": None,
+        "latest_version": done.latest_version,
+    }

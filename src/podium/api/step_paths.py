@@ -13,16 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from podium.definition.problems import did_you_mean
 from podium.engine.plan import Plan, StepPlan
 from podium.engine.states import TERMINAL_INSTANCE, TERMINAL_STEP
 from podium.errors import InvalidInput, LogNotFound, NotFound, StepNotFound
+from podium.store import Connection
 from podium.store import instances as store_instances
 from podium.store import workflows as store_workflows
 
-PlanOf = Callable[[sa.Connection, str, int], Plan]
+PlanOf = Callable[[Connection, str, int], Plan]
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 _NO_JOB = frozenset({"noop", "sleep"})
 _HELP = "write STEP, FOREACH.STEP with --iteration N (or FOREACH[N].STEP), SUBWORKFLOW.STEP"
@@ -54,7 +53,7 @@ def parse_step_path(text: str) -> list[tuple[str, int | None]]:
 
 
 def locate_step(
-    conn: sa.Connection,
+    conn: Connection,
     plan_of: PlanOf,
     top: Any,
     path: str,
@@ -91,7 +90,7 @@ def locate_step(
 
 
 def _check_last(
-    conn: sa.Connection,
+    conn: Connection,
     plan_of: PlanOf,
     row: Any,
     step: StepPlan,
@@ -145,7 +144,7 @@ def _iteration_to_enter(
     )
 
 
-def no_log_reason(address: StepAddress, conn: sa.Connection, plan_of: PlanOf) -> str | None:
+def no_log_reason(address: StepAddress, conn: Connection, plan_of: PlanOf) -> str | None:
     """Why the step at ``address`` can never have a log of its own (its kind), or None."""
     step, row, path = address.step, address.row, address.path
     if step is None or row is None:
@@ -188,9 +187,7 @@ def _step_of(plan: Plan, name: str, row: Any, top: Any, walked: str) -> StepPlan
     )
 
 
-def _not_made_yet(
-    conn: sa.Connection, row: Any, step: StepPlan, index: int | None, name: str
-) -> str:
+def _not_made_yet(conn: Connection, row: Any, step: StepPlan, index: int | None, name: str) -> str:
     """Why the iteration (or subworkflow instance) of step ``name`` does not exist: not yet,
     a reason to wait; or never, an error."""
     state = store_instances.find_step(conn, row.pk, step.id)
@@ -206,7 +203,7 @@ def _not_made_yet(
     return f"{what} {name!r} has not started yet"
 
 
-def _first_step_inside(conn: sa.Connection, plan_of: PlanOf, row: Any, step: StepPlan) -> str:
+def _first_step_inside(conn: Connection, plan_of: PlanOf, row: Any, step: StepPlan) -> str:
     """A step id inside a foreach or subworkflow step, for the example in a message."""
     ref = step.subworkflow or (step.foreach.subworkflow if step.foreach else None)
     if ref is None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
+from podium.store import Row
 from podium.store.workflows import WorkflowRow
 
 
@@ -27,7 +26,7 @@ def workflow_summary(wf: WorkflowRow) -> dict[str, Any]:
     }
 
 
-def instance_summary(row: sa.Row[Any]) -> dict[str, Any]:
+def instance_summary(row: Row) -> dict[str, Any]:
     return {
         "workflow_id": row.workflow_id,
         "instance_id": row.instance_id,
@@ -41,7 +40,7 @@ def instance_summary(row: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
-def step_view(row: sa.Row[Any], step_type: str) -> dict[str, Any]:
+def step_view(row: Row, step_type: str) -> dict[str, Any]:
     return {
         "id": row.step_id,
         "type": step_type,

@@ -173,7 +173,7 @@ def cron(expr: str, timezone: str, after: str | None, count: int, as_json: bool)
 
     Shown in --timezone and in UTC; needs no server.
     """
-    from podium.triggers.cron import check_cron, check_timezone, next_fire_times
+    from podium.timing.cron import check_cron, check_timezone, next_fire_times
 
     problem = check_cron(expr)
     if problem:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, Pl
 from pydantic_core import PydanticCustomError
 
 from podium.definition.durations import parse_duration
-from podium.triggers.cron import check_cron, check_timezone
+from podium.timing.cron import check_cron, check_timezone
 
 WORKFLOW_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

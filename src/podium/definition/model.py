@@ -29,9 +29,9 @@ from podium.definition.fields import (
     rejected,
     seconds_of,
 )
+from podium.definition.matching import match_problems
 from podium.definition.rules import workflow_rules
 from podium.definition.templates import JobType
-from podium.triggers.matching import match_problems
 
 StepType = Literal["noop", "sleep", "script", "python", "notebook", "container"]
 RunStrategy = Literal["sequential", "strict_sequential", "first_only", "last_only", "parallel"]

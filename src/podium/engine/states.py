@@ -112,3 +112,14 @@ def check_step_transition(old: StepStatus, new: StepStatus) -> None:
 def check_instance_transition(old: InstanceStatus, new: InstanceStatus) -> None:
     if new not in INSTANCE_TRANSITIONS[old]:
         raise IllegalTransition(f"instance cannot go from {old} to {new}")
+
+
+# Guards for a step's status change, derived from the table above.
+LIVE_STEP: tuple[StepStatus, ...] = tuple(s for s in StepStatus if s not in TERMINAL_STEP)
+"""Statuses a step can end from."""
+STARTABLE_STEP: tuple[StepStatus, ...] = tuple(
+    s
+    for s in StepStatus
+    if s is not StepStatus.RUNNING and StepStatus.RUNNING in STEP_TRANSITIONS[s]
+)
+"""Statuses a step can start running from (and wait or queue again from)."""

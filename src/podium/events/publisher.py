@@ -10,19 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import sqlalchemy as sa
-
-from podium.config import Settings
 from podium.events.sinks import Sink, SinkUnavailable, open_sink
 from podium.events.urls import SinkSpec, parse_sinks
-from podium.store import outbox
+from podium.store import DriverError, outbox
 from podium.store.database import Database
 from podium.store.outbox import OutboxRow
-from podium.store.runs import WROTE_OUTBOX
 
 log = logging.getLogger("podium.events")
 
@@ -64,6 +59,7 @@ class Publisher:
         self._lanes: list[_Lane] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._stop_watching: Callable[[], None] | None = None
 
     def start(self) -> None:
         if not self.specs:
@@ -72,8 +68,8 @@ class Publisher:
             for spec in self.specs:
                 outbox.ensure_cursor(conn, spec.name, now=time.time())
         self._lanes = [_Lane(open_sink(spec)) for spec in self.specs]
-        sa.event.listen(self.db.engine, "checkin", self._on_checkin)
-        sa.event.listen(self.db.engine, "rollback", _forget_outbox_write)
+        # A commit that wrote the outbox in this process wakes every lane.
+        self._stop_watching = outbox.watch_commits(self.db, self._wake_all)
         for lane in self._lanes:
             thread = threading.Thread(
                 target=self._run, args=(lane,), name=f"podium-events-{lane.sink.name}", daemon=True
@@ -91,9 +87,9 @@ class Publisher:
             lane.wake.set()
         for thread in self._threads:
             thread.join(timeout=15)
-        if self._lanes:
-            sa.event.remove(self.db.engine, "checkin", self._on_checkin)
-            sa.event.remove(self.db.engine, "rollback", _forget_outbox_write)
+        if self._stop_watching is not None:
+            self._stop_watching()
+            self._stop_watching = None
         for lane in self._lanes:
             lane.sink.close()
 
@@ -190,23 +186,17 @@ class Publisher:
         lane.holes = {hole: seen for hole, seen in lane.holes.items() if hole >= expected}
         return ready
 
-    def _on_checkin(self, _dbapi_conn: Any, record: Any) -> None:
-        """A connection back in the pool has committed: what it wrote is visible now
-        (at ``commit`` it would not be yet)."""
-        if record is not None and record.info.pop(WROTE_OUTBOX, False):
-            for lane in self._lanes:
-                lane.wake.set()
+    def _wake_all(self) -> None:
+        for lane in self._lanes:
+            lane.wake.set()
 
 
-def start_publisher(db: Database, settings: Settings) -> Publisher:
-    """The publisher of this process, delivering to the sinks in ``settings``."""
-    publisher = Publisher(db, parse_sinks(settings.event_sinks), poll_s=settings.event_poll_s)
+def start_publisher(db: Database, sink_urls: tuple[str, ...], *, poll_s: float) -> Publisher:
+    """The publisher of this process, delivering to the sinks named by ``sink_urls``
+    (``Settings.event_sinks``), looking at the outbox every ``poll_s`` at least."""
+    publisher = Publisher(db, parse_sinks(sink_urls), poll_s=poll_s)
     publisher.start()
     return publisher
-
-
-def _forget_outbox_write(conn: sa.Connection) -> None:
-    conn.info.pop(WROTE_OUTBOX, None)
 
 
 def _log_failure(lane: _Lane, exc: Exception, delay: float) -> None:
@@ -216,7 +206,7 @@ def _log_failure(lane: _Lane, exc: Exception, delay: float) -> None:
         "error": str(exc),
         "retry_in_s": round(delay, 3),
     }
-    if isinstance(exc, SinkUnavailable | sa.exc.DBAPIError):
+    if isinstance(exc, SinkUnavailable | DriverError):
         log.warning("event sink not delivered; retrying", extra=extra)
     else:
         log.exception("event sink failed; retrying", extra=extra)

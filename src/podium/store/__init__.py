@@ -10,5 +10,9 @@ import sqlalchemy as sa
 
 Connection = sa.Connection
 Row = sa.Row
+DatabaseError = sa.exc.SQLAlchemyError
+"""Any failure of the database layer (a deadlock victim, a lost connection, a bad query)."""
+DriverError = sa.exc.DBAPIError
+"""A failure the database driver reported (the server down, a connection lost)."""
 
-__all__ = ["Connection", "Row"]
+__all__ = ["Connection", "DatabaseError", "DriverError", "Row"]

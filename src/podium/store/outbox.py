@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from podium.store.database import Database
+from podium.store.runs import WROTE_OUTBOX
 from podium.store.schema import outbox, outbox_cursors
 
 
@@ -72,3 +75,28 @@ def move_cursor(conn: sa.Connection, sink: str, last_id: int, *, now: float) -> 
         .where(outbox_cursors.c.sink == sink, outbox_cursors.c.last_id < last_id)
         .values(last_id=last_id, updated_at=now)
     )
+
+
+def watch_commits(db: Database, wake: Callable[[], None]) -> Callable[[], None]:
+    """Call ``wake`` each time a connection that wrote the outbox is back in ``db``'s pool.
+
+    A connection back in the pool has committed: what it wrote is visible now (at ``commit``
+    it would not be yet); one rolled back forgets that it wrote. Returns what stops watching.
+    """
+
+    def on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None and record.info.pop(WROTE_OUTBOX, False):
+            wake()
+
+    sa.event.listen(db.engine, "checkin", on_checkin)
+    sa.event.listen(db.engine, "rollback", _forget_outbox_write)
+
+    def stop() -> None:
+        sa.event.remove(db.engine, "checkin", on_checkin)
+        sa.event.remove(db.engine, "rollback", _forget_outbox_write)
+
+    return stop
+
+
+def _forget_outbox_write(conn: sa.Connection) -> None:
+    conn.info.pop(WROTE_OUTBOX, None)

@@ -17,11 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from podium.definition.matching import matches
 from podium.store.queue import add_work
 from podium.store.runs import append_events
 from podium.store.schema import signal_names, signal_slots, signal_waits, signals
 from podium.store.trigger_failures import TriggerFailure
-from podium.triggers.matching import matches
 
 StartInstance = Callable[[sa.Connection, str, dict[str, Any]], int | TriggerFailure | None]
 """Starts an instance of a workflow's active version with a trigger: its number, None

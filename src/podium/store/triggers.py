@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from podium.definition.fields import seconds_of
 from podium.store.schema import cron_triggers, fires
-from podium.triggers.schedule import jitter_offset_s, next_fire_after
+from podium.timing.schedule import jitter_offset_s, next_fire_after
 
 NOTIFY_CHANNEL = "podium_triggers"
 

@@ -215,3 +215,27 @@ def _announce(
     """An outbox event in the transaction of the change it describes (docs/events.md)."""
     payload = {"workflow_id": workflow_id, **detail}
     append_events(conn, [], [{"at": now, "topic": topic, "key": workflow_id, "payload": payload}])
+
+
+def active_version(conn: sa.Connection, workflow_id: str) -> int | None:
+    """The workflow's active version; None when it is inactive or does not exist."""
+    found: int | None = conn.execute(
+        sa.select(workflows.c.active_version).where(workflows.c.workflow_id == workflow_id)
+    ).scalar_one_or_none()
+    return found
+
+
+def definitions(
+    conn: sa.Connection, keys: set[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The stored definitions of several (workflow, version) pairs, in one query."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        sa.select(
+            workflow_versions.c.workflow_id,
+            workflow_versions.c.version,
+            workflow_versions.c.definition,
+        ).where(sa.tuple_(workflow_versions.c.workflow_id, workflow_versions.c.version).in_(keys))
+    ).all()
+    return {(r.workflow_id, r.version): dict(r.definition) for r in rows}

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
 from podium.definition.params import type_problem
 from podium.definition.templates import (
     JobTemplate,
@@ -21,6 +19,7 @@ from podium.definition.templates import (
     shipped_templates,
 )
 from podium.expr import ExprError
+from podium.store import Connection
 from podium.store import templates as store_templates
 from podium.store.database import Database
 
@@ -36,7 +35,7 @@ def registered_template(row: store_templates.TemplateRow) -> JobTemplate:
     )
 
 
-def all_templates(conn: sa.Connection) -> dict[str, JobTemplate]:
+def all_templates(conn: Connection) -> dict[str, JobTemplate]:
     """Every template by name, a registered one in place of a shipped one of its name."""
     found = dict(shipped_templates())
     for row in store_templates.latest_templates(conn):
@@ -50,7 +49,7 @@ def server_catalog(db: Database) -> TemplateCatalog:
         return TemplateCatalog(all_templates(conn), complete=True, where="on this server")
 
 
-def find_template(conn: sa.Connection, name: str) -> JobTemplate | None:
+def find_template(conn: Connection, name: str) -> JobTemplate | None:
     """The template a job of type ``name`` runs now: the latest registered, else shipped."""
     row = store_templates.latest_template(conn, name)
     if row is not None:
@@ -92,7 +91,7 @@ def register(
 
 
 def template_job(
-    conn: sa.Connection, name: str, given: Mapping[str, Any]
+    conn: Connection, name: str, given: Mapping[str, Any]
 ) -> tuple[dict[str, Any], str]:
     """The params and script of a job of template ``name`` whose step gave ``given``
     (resolved): the declared defaults, then the given values, checked against the template

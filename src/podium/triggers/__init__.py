@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from podium.triggers.cron import check_cron, check_timezone, next_fire_times
+from podium.timing.cron import check_cron, check_timezone, next_fire_times
 
 __all__ = ["check_cron", "check_timezone", "next_fire_times"]

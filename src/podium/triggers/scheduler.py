@@ -15,15 +15,14 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-import sqlalchemy as sa
-
+from podium.control import changes
+from podium.control.starts import TriggerStart, start_many
 from podium.expr import Budgets
+from podium.store import Connection, DriverError
 from podium.store import triggers as store_triggers
 from podium.store.database import Database
-from podium.triggers import changes
-from podium.triggers.schedule import MISSED_GRACE_S, Catchup, CronState, plan_fires
-from podium.triggers.start import Start, start_many
-from podium.worker.listen import listen_for_work
+from podium.store.notify import listen_for_work
+from podium.timing.schedule import MISSED_GRACE_S, Catchup, CronState, plan_fires
 
 log = logging.getLogger("podium.triggers")
 
@@ -88,7 +87,7 @@ class Scheduler:
                 self.run_once()
                 with self.db.read() as conn:
                     due = store_triggers.next_trigger_due(conn)
-            except sa.exc.DBAPIError:
+            except DriverError:
                 log.exception("database error", extra={"event": "scheduler.db_error"})
                 self._stopping.wait(1.0)
                 continue
@@ -120,7 +119,7 @@ class Scheduler:
 
     def _fire_batch(
         self,
-        conn: sa.Connection,
+        conn: Connection,
         rows: list[store_triggers.CronTriggerRow],
         now: float,
         watching_since: float,
@@ -157,7 +156,7 @@ class Scheduler:
         new = store_triggers.record_fires(conn, [(r.workflow_id, t) for r, t in wanted], now=at)
         ticks = [(row, t) for row, t in wanted if (row.workflow_id, t) in new]
         starts = [
-            Start(
+            TriggerStart(
                 row.workflow_id,
                 row.version,
                 {"type": "cron", "scheduled_at": t, "timezone": row.timezone, "cron": row.cron},

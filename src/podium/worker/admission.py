@@ -13,66 +13,69 @@ from typing import TYPE_CHECKING
 from podium.engine import strategy
 from podium.engine.states import ErrorKind, Halt, InstanceStatus
 from podium.store import runs
+from podium.worker import instance_transitions
 
 if TYPE_CHECKING:
-    from podium.worker.advance import Advance
+    from podium.worker.transaction import Transaction
 
 
-def on_start(a: Advance, pk: int, workflow_id: str) -> None:
+def on_start(tx: Transaction, pk: int, workflow_id: str) -> None:
     """A new instance arrived: refuse it (first_only), supersede others (last_only), then
     admit what the limits allow, first come first."""
-    locked = runs.lock_workflow(a.conn, workflow_id)
+    locked = runs.lock_workflow(tx.conn, workflow_id)
     if locked is None:
         return
-    t = a.instance(pk)
+    t = tx.instance(pk)
     if t is None or t.row.status != InstanceStatus.CREATED:
         return
-    policy = _policy(a, workflow_id, locked[1])
-    running = runs.running_instances(a.conn, workflow_id)
+    policy = _policy(tx, workflow_id, locked[1])
+    running = runs.running_instances(tx.conn, workflow_id)
     refused = strategy.arrival_refused(policy, [i for _, i in running], t.row.instance_id)
     if refused:
         t.row.error = {"kind": ErrorKind.STOPPED.value, "message": refused}
-        a.halt_instance(pk, Halt.STOPPED)
+        instance_transitions.halt_instance(tx, pk, Halt.STOPPED)
         return
     if strategy.superseded(policy):
         superseding = f"last_only: superseded by instance {t.row.instance_id}"
         for older_pk, _ in running + runs.queued_instances(
-            a.conn, workflow_id, 1000, before=t.row.instance_id
+            tx.conn, workflow_id, 1000, before=t.row.instance_id
         ):
-            older = a.instance(older_pk)
+            older = tx.instance(older_pk)
             if older is not None and older.row.error is None:
                 older.row.error = {"kind": ErrorKind.STOPPED.value, "message": superseding}
-            a.halt_instance(older_pk, Halt.STOPPED)
-    waiting = _admit(a, workflow_id, policy, locked[0])
+            instance_transitions.halt_instance(tx, older_pk, Halt.STOPPED)
+    waiting = _admit(tx, workflow_id, policy, locked[0])
     if waiting is not None and t.row.status == InstanceStatus.CREATED:
-        runs.set_waiting(a.conn, pk, waiting)
+        runs.set_waiting(tx.conn, pk, waiting)
 
 
-def admit_next(a: Advance, workflow_id: str) -> None:
+def admit_next(tx: Transaction, workflow_id: str) -> None:
     """An instance of the workflow ended (or it was unblocked): let the next ones in."""
-    locked = runs.lock_workflow(a.conn, workflow_id)
+    locked = runs.lock_workflow(tx.conn, workflow_id)
     if locked is not None:
-        _admit(a, workflow_id, _policy(a, workflow_id, locked[1]), locked[0])
+        _admit(tx, workflow_id, _policy(tx, workflow_id, locked[1]), locked[0])
 
 
-def _admit(a: Advance, workflow_id: str, policy: strategy.Policy, unblocked: int) -> str | None:
+def _admit(
+    tx: Transaction, workflow_id: str, policy: strategy.Policy, unblocked: int
+) -> str | None:
     """Start the oldest waiting instances while slots are free; the reason the others wait."""
-    running = len(runs.running_instances(a.conn, workflow_id))
+    running = len(runs.running_instances(tx.conn, workflow_id))
     blocker = None
     if policy.strategy == "strict_sequential":
-        blocker = runs.first_blocker(a.conn, workflow_id, unblocked)
+        blocker = runs.first_blocker(tx.conn, workflow_id, unblocked)
     free = 0 if blocker is not None else strategy.free_slots(policy, running)
-    queued = runs.queued_instances(a.conn, workflow_id, free + 1)
+    queued = runs.queued_instances(tx.conn, workflow_id, free + 1)
     for pk, _ in queued[:free]:
-        runs.set_waiting(a.conn, pk, None)
-        a.start_instance(pk)
+        runs.set_waiting(tx.conn, pk, None)
+        instance_transitions.start_instance(tx, pk)
     if len(queued) <= free:
         return None
     reason = strategy.waiting_reason(policy, running + free, blocker)
-    runs.set_waiting(a.conn, queued[free][0], reason)
+    runs.set_waiting(tx.conn, queued[free][0], reason)
     return reason
 
 
-def _policy(a: Advance, workflow_id: str, version: int) -> strategy.Policy:
-    plan = a.load_plan(a.conn, workflow_id, version)
+def _policy(tx: Transaction, workflow_id: str, version: int) -> strategy.Policy:
+    plan = tx.load_plan(tx.conn, workflow_id, version)
     return strategy.Policy(plan.run_strategy, plan.concurrency)

@@ -14,14 +14,15 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from podium.engine import params
+from podium.engine.children import foreach_result, iteration_outcome
 from podium.engine.plan import StepPlan
-from podium.engine.states import ErrorKind, Halt, InstanceStatus, StepStatus
+from podium.engine.states import Halt, InstanceStatus
 from podium.expr import ExprError, resolve
 from podium.store import runs
-from podium.worker import subworkflow
+from podium.worker import cascade, instance_transitions, scopes, subworkflow
 
 if TYPE_CHECKING:
-    from podium.worker.advance import Advance, _Tracked
+    from podium.worker.transaction import Tracked, Transaction
 
 # Iterations launched by one transaction at most; the rest follow in the next one, so a
 # foreach of 100,000 iterations neither holds the database nor grows one transaction.
@@ -39,68 +40,68 @@ def iteration_values(over: dict[str, list[Any]], index: int) -> dict[str, Any]:
     return dict(reversed(list(values.items())))
 
 
-def begin_foreach(a: Advance, t: _Tracked, step: StepPlan) -> None:
+def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     assert step.foreach is not None
-    state = runs.loop_state(a.conn, t.row.pk, step.id)
+    state = runs.loop_state(tx.conn, t.row.pk, step.id)
     if state[0].redo is not None:  # a restart: the same items, only those to redo
-        runs.resume_foreach(a.conn, t.row.pk, step.id, now=a.now)
-        a.loops[(t.row.pk, step.id)] = state
-        a._event(t, step.id, "step.status", {"status": "RUNNING", "redo": len(state[0].redo)})
-        a._loops.append((t.row.pk, step.id))
+        runs.resume_foreach(tx.conn, t.row.pk, step.id, now=tx.now)
+        tx.loops[(t.row.pk, step.id)] = state
+        tx.event(t, step.id, "step.status", {"status": "RUNNING", "redo": len(state[0].redo)})
+        tx.loops_due.append((t.row.pk, step.id))
         return
     try:
-        scope = a._scope(t, step)
-        own = params.resolve_step_params(step.params, scope, a.budgets)
-        over = _resolve_over(step.foreach.over, scope, a)
+        scope = scopes.scope(tx, t, step)
+        own = params.resolve_step_params(step.params, scope, tx.budgets)
+        over = _resolve_over(step.foreach.over, scope, tx)
     except ExprError as exc:
-        a._inputs_failed(t, step, 1, exc)
+        cascade.inputs_failed(tx, t, step, 1, exc)
         return
     total = math.prod(len(items) for items in over.values())
-    runs.begin_foreach(a.conn, t.row.pk, step.id, params=own, over=over, total=total, now=a.now)
-    a._event(t, step.id, "step.status", {"status": "RUNNING", "iterations": total})
-    a._loops.append((t.row.pk, step.id))
+    runs.begin_foreach(tx.conn, t.row.pk, step.id, params=own, over=over, total=total, now=tx.now)
+    tx.event(t, step.id, "step.status", {"status": "RUNNING", "iterations": total})
+    tx.loops_due.append((t.row.pk, step.id))
 
 
-def top_up_loop(a: Advance, pk: int, step_id: str) -> None:
+def top_up_loop(tx: Transaction, pk: int, step_id: str) -> None:
     """Launch iterations while slots are free, or end the foreach once all have ended."""
-    t = a.instance(pk)
+    t = tx.instance(pk)
     if t is None or t.row.status not in (InstanceStatus.IN_PROGRESS, InstanceStatus.PAUSED):
         return
     step = t.plan.steps[step_id]
     assert step.foreach is not None
-    counts, over, own = loop_state(a, pk, step_id)
+    counts, over, own = tx.loop_state(pk, step_id)
     failing = t.halt is not None or (counts.failed > 0 and step.on_failure != "ignore")
     if not failing and counts.launched < counts.planned:
         limit = step.foreach.concurrency or t.plan.step_concurrency
-        budget = ITERATIONS_PER_TRANSACTION - a._iterations_launched
+        budget = ITERATIONS_PER_TRANSACTION - tx.iterations_launched
         count = min(limit - counts.active, counts.planned - counts.launched, budget)
         if count > 0:
-            _launch_iterations(a, t, step, counts.launched, count, over, own)
+            _launch_iterations(tx, t, step, counts.launched, count, over, own)
         elif budget <= 0 and counts.active < limit:
-            _continue_later(a, pk, step_id)
+            _continue_later(tx, pk, step_id)
         return
     if counts.active == 0:
-        _end_foreach(a, t, step, counts)
+        _end_foreach(tx, t, step, counts)
 
 
 def _launch_iterations(
-    a: Advance,
-    t: _Tracked,
+    tx: Transaction,
+    t: Tracked,
     step: StepPlan,
     first: int,
     count: int,
     over: dict[str, list[Any]],
     own: dict[str, Any],
 ) -> None:
-    counts = loop_state(a, t.row.pk, step.id)[0]
+    counts = tx.loop_state(t.row.pk, step.id)[0]
     row = t.row
     path = f"{row.plan_path}.{step.id}".lstrip(".")
     base = {**row.params, **own}
     indices = [counts.index(k) for k in range(first, first + count)]
     counts.launched += count
-    a._iterations_launched += count
+    tx.iterations_launched += count
     if step.foreach is not None and step.foreach.subworkflow is not None:
-        children = subworkflow.iteration_children(a, t, step, indices, over, base, counts)
+        children = subworkflow.iteration_children(tx, t, step, indices, over, base, counts)
     else:
         children = [
             {
@@ -110,57 +111,42 @@ def _launch_iterations(
                 "status": InstanceStatus.CREATED.value,
                 "params": {**base, **iteration_values(over, index)},
                 "trigger": row.trigger,
-                "created_at": a.now,
+                "created_at": tx.now,
                 "parent_pk": row.pk,
                 "parent_step": step.id,
                 "iteration": index,
                 "plan_path": path,
-                "tags": a.child_tags(t, step),
+                "tags": tx.child_tags(t, step),
             }
             for index in indices
         ]
     if not children:
         return
-    pks = runs.create_child_instances(a.conn, children)
+    pks = runs.create_child_instances(tx.conn, children)
     counts.active += len(children)
     for pk, child in zip(pks, children, strict=True):
-        a.adopt_child(pk, child, t)
-        a.start_instance(pk)
+        tx.adopt_child(pk, child)
+        instance_transitions.start_instance(tx, pk)
 
 
-def loop_state(
-    a: Advance, pk: int, step_id: str
-) -> tuple[runs.LoopCounts, dict[str, list[Any]], dict[str, Any]]:
-    """A foreach step's counts, read once per transaction and written back by ``flush``."""
-    key = (pk, step_id)
-    state = a.loops.get(key)
-    if state is None:
-        state = a.loops[key] = runs.loop_state(a.conn, pk, step_id)
-    return state
-
-
-def _continue_later(a: Advance, pk: int, step_id: str) -> None:
-    if (pk, step_id) not in a._more_requested:
-        a._more_requested.add((pk, step_id))
-        a._work.append(
-            {"kind": "foreach_more", "instance_pk": pk, "step_id": step_id, "due_at": a.now}
+def _continue_later(tx: Transaction, pk: int, step_id: str) -> None:
+    if (pk, step_id) not in tx.more_requested:
+        tx.more_requested.add((pk, step_id))
+        tx.add_work(
+            {"kind": "foreach_more", "instance_pk": pk, "step_id": step_id, "due_at": tx.now}
         )
 
 
-def iteration_ended(a: Advance, child: _Tracked) -> None:
+def iteration_ended(tx: Transaction, child: Tracked) -> None:
     """A child instance ended: count it on its foreach step, then top the loop up."""
     row = child.row
     assert row.parent_pk is not None and row.parent_step is not None
-    parent = a.instance(row.parent_pk)
+    parent = tx.instance(row.parent_pk)
     if parent is None:
         return
     step = parent.plan.steps[row.parent_step]
-    outcome = {
-        InstanceStatus.SUCCEEDED.value: "succeeded",
-        InstanceStatus.FAILED.value: "failed",
-        InstanceStatus.TIMED_OUT.value: "failed",
-    }.get(row.status, "other")
-    counts = loop_state(a, parent.row.pk, step.id)[0]
+    outcome = iteration_outcome(row.status)
+    counts = tx.loop_state(parent.row.pk, step.id)[0]
     counts.active -= 1
     if outcome == "succeeded":
         counts.succeeded += 1
@@ -169,33 +155,28 @@ def iteration_ended(a: Advance, child: _Tracked) -> None:
     else:
         counts.other += 1
     if outcome == "failed" and step.on_failure == "fail_fast":
-        stop_iterations(a, parent, step.id)
-    a._loops.append((parent.row.pk, step.id))
+        stop_iterations(tx, parent, step.id)
+    tx.loops_due.append((parent.row.pk, step.id))
 
 
-def stop_iterations(a: Advance, t: _Tracked, step_id: str) -> None:
-    for child_pk in runs.live_children(a.conn, t.row.pk, step_id):
-        a.halt_instance(child_pk, Halt.STOPPED)
+def stop_iterations(tx: Transaction, t: Tracked, step_id: str) -> None:
+    for child_pk in runs.live_children(tx.conn, t.row.pk, step_id):
+        instance_transitions.halt_instance(tx, child_pk, Halt.STOPPED)
 
 
-def _end_foreach(a: Advance, t: _Tracked, step: StepPlan, counts: runs.LoopCounts) -> None:
-    if counts.failed:
-        status = (
-            StepStatus.COMPLETED_WITH_ERROR if step.on_failure == "ignore" else StepStatus.FAILED
-        )
-        message = f"{counts.failed} of {counts.total} iterations failed"
-        error = {"kind": ErrorKind.USER.value, "message": message}
-    elif t.halt is not None or counts.other or counts.ended < counts.total:
-        status, error = (
-            StepStatus.STOPPED,
-            {"kind": ErrorKind.STOPPED.value, "message": "its iterations were stopped"},
-        )
-    else:
-        status, error = StepStatus.SUCCEEDED, None
-    a._end_step(t, step, status, outputs={}, error=error)
+def _end_foreach(tx: Transaction, t: Tracked, step: StepPlan, counts: runs.LoopCounts) -> None:
+    status, error = foreach_result(
+        failed=counts.failed,
+        other=counts.other,
+        ended=counts.ended,
+        total=counts.total,
+        halted=t.halt is not None,
+        on_failure=step.on_failure,
+    )
+    cascade.end_step(tx, t, step, status, outputs={}, error=error)
 
 
-def foreach_scope(a: Advance, t: _Tracked, names: tuple[str, ...]) -> dict[str, Any]:
+def foreach_scope(tx: Transaction, t: Tracked, names: tuple[str, ...]) -> dict[str, Any]:
     """Namespaces for upstream foreach steps: ``backfill.load.rows`` is the list of the
     ``rows`` output of step ``load`` over the iterations, in iteration order."""
     scope: dict[str, Any] = {}
@@ -203,7 +184,7 @@ def foreach_scope(a: Advance, t: _Tracked, names: tuple[str, ...]) -> dict[str, 
         step = t.plan.steps.get(name)
         if step is None or step.foreach is None:
             continue
-        per_step = runs.iteration_outputs(a.conn, t.row.pk, name)
+        per_step = runs.iteration_outputs(tx.conn, t.row.pk, name)
         inner_ids = list(step.foreach.inner.steps) or list(per_step)
         scope[name] = subworkflow.steps_namespace(
             name, {inner: _columns(per_step.get(inner, [])) for inner in inner_ids}
@@ -217,11 +198,11 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def _resolve_over(
-    over: dict[str, Any] | Any, scope: dict[str, Any], advance: Advance
+    over: dict[str, Any] | Any, scope: dict[str, Any], tx: Transaction
 ) -> dict[str, list[Any]]:
     resolved: dict[str, list[Any]] = {}
     for name, value in dict(over).items():
-        items = resolve(value, scope, advance.budgets)
+        items = resolve(value, scope, tx.budgets)
         if not isinstance(items, list):
             raise ExprError(
                 f"foreach.over.{name}: must be a list to iterate over, not "

@@ -18,19 +18,17 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from podium import jobs
 from podium.config import Settings
 from podium.engine.plan import Plan, compile_plan
 from podium.engine.states import Halt
 from podium.expr import Budgets, ExprError
-from podium.store import queue, runs
+from podium.store import Connection, DriverError, queue, runs
+from podium.store import workers as store_workers
 from podium.store.database import Database, is_retryable
-from podium.store.schema import workers
+from podium.store.notify import listen_for_work
 from podium.worker import admission, foreach
 from podium.worker.advance import Advance
-from podium.worker.listen import listen_for_work
 from podium.worker.records import (
     CancelOrder,
     LaunchOrder,
@@ -78,13 +76,12 @@ class Worker:
 
     def start(self) -> None:
         with self.db.transaction() as conn:
-            conn.execute(
-                workers.insert().values(
-                    worker_id=self.worker_id,
-                    host=self.settings.host,
-                    pid=os.getpid(),
-                    started_at=self.clock(),
-                )
+            store_workers.record_start(
+                conn,
+                self.worker_id,
+                host=self.settings.host,
+                pid=os.getpid(),
+                started_at=self.clock(),
             )
             if self.db.is_sqlite:
                 queue.release_all_leases(conn, now=self.clock())
@@ -110,11 +107,7 @@ class Worker:
         if release:
             with self.db.transaction() as conn:
                 queue.release_leases(conn, owner=self.worker_id, now=self.clock())
-                conn.execute(
-                    workers.update()
-                    .where(workers.c.worker_id == self.worker_id)
-                    .values(stopped_at=self.clock())
-                )
+                store_workers.record_stop(conn, self.worker_id, stopped_at=self.clock())
 
     def notify(self) -> None:
         self.wake.set()
@@ -125,7 +118,7 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
-            except sa.exc.DBAPIError as exc:
+            except DriverError as exc:
                 # Nothing was written and everything claimed is still due: try again. A
                 # deadlock victim goes again at once; an unreachable database after a pause.
                 if is_retryable(exc):
@@ -187,7 +180,7 @@ class Worker:
                 for item in items:
                     self._dispatch(advance, item)
                 advance.flush()
-        except sa.exc.DBAPIError:
+        except DriverError:
             self._completions.extendleft(reversed(completions))
             raise
         except Exception:
@@ -254,7 +247,7 @@ class Worker:
                 )
                 queue.delay_work(conn, item.id, until=now + delay)
 
-    def _advance(self, conn: sa.Connection, now: float) -> Advance:
+    def _advance(self, conn: Connection, now: float) -> Advance:
         return Advance(
             conn=conn,
             now=now,
@@ -267,7 +260,7 @@ class Worker:
             inline_grants=self.db.is_sqlite,
         )
 
-    def _plan(self, conn: sa.Connection, workflow_id: str, version: int) -> Plan:
+    def _plan(self, conn: Connection, workflow_id: str, version: int) -> Plan:
         key = (workflow_id, version)
         plan = self._plans.get(key)
         if plan is None:

@@ -10,31 +10,33 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from podium.engine import params
+from podium.engine.children import subworkflow_result
 from podium.engine.plan import StepPlan, SubworkflowRef
-from podium.engine.states import ErrorKind, InstanceStatus, StepStatus
+from podium.engine.states import InstanceStatus, StepStatus
 from podium.errors import PodiumError
 from podium.expr import ExprError, Namespace, resolve
 from podium.store import instances as store_instances
 from podium.store import runs
+from podium.worker import cascade, instance_transitions, scopes
 
 if TYPE_CHECKING:
-    from podium.worker.advance import Advance, _Tracked
+    from podium.worker.transaction import Tracked, Transaction
 
 MAX_DEPTH = 10
 
 
-def begin_subworkflow(a: Advance, t: _Tracked, step: StepPlan) -> None:
+def begin_subworkflow(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     assert step.subworkflow is not None
     ref = step.subworkflow
     try:
-        scope = a._scope(t, step)
-        params.resolve_step_params(step.params, scope, a.budgets)
-        overrides = resolve(dict(ref.params), scope, a.budgets)
-        child = child_values(a, t, step, ref, overrides)
+        scope = scopes.scope(tx, t, step)
+        params.resolve_step_params(step.params, scope, tx.budgets)
+        overrides = resolve(dict(ref.params), scope, tx.budgets)
+        child = child_values(tx, t, step, ref, overrides)
     except (ExprError, PodiumError) as exc:
-        a._inputs_failed(t, step, 1, ExprError(f"subworkflow: {exc.message}"))
+        cascade.inputs_failed(tx, t, step, 1, ExprError(f"subworkflow: {exc.message}"))
         return
-    child_pk = runs.create_child_instances(a.conn, [child])[0]
+    child_pk = runs.create_child_instances(tx.conn, [child])[0]
     version, child_id = child["version"], child["instance_id"]
     link = {
         "workflow": ref.workflow,
@@ -43,22 +45,22 @@ def begin_subworkflow(a: Advance, t: _Tracked, step: StepPlan) -> None:
         "params": overrides,
     }
     runs.update_step(
-        a.conn,
+        tx.conn,
         t.row.pk,
         step.id,
         expect=("CREATED", "PAUSED", "WAITING_FOR_SIGNALS"),
         status=StepStatus.RUNNING,
         attempt=1,
         params=link,
-        started_at=a.now,
+        started_at=tx.now,
     )
-    a._event(t, step.id, "step.status", {"status": "RUNNING", "subworkflow": link})
-    a.start_instance(child_pk)
+    tx.event(t, step.id, "step.status", {"status": "RUNNING", "subworkflow": link})
+    instance_transitions.start_instance(tx, child_pk)
 
 
 def iteration_children(
-    a: Advance,
-    t: _Tracked,
+    tx: Transaction,
+    t: Tracked,
     step: StepPlan,
     indices: list[int],
     over: dict[str, list[Any]],
@@ -75,17 +77,17 @@ def iteration_children(
     for index in indices:
         values = iteration_values(over, index)
         scope = {
-            **a._scope(t, step),
+            **scopes.scope(tx, t, step),
             **base,
             **values,
             "loop": Namespace({"index": index}, name="loop"),
         }
         try:
-            overrides = resolve(dict(ref.params), scope, a.budgets)
-            children.append(child_values(a, t, step, ref, overrides, index))
+            overrides = resolve(dict(ref.params), scope, tx.budgets)
+            children.append(child_values(tx, t, step, ref, overrides, index))
         except (ExprError, PodiumError) as exc:
             counts.failed += 1
-            a._event(
+            tx.event(
                 t,
                 step.id,
                 "step.iteration_failed",
@@ -95,8 +97,8 @@ def iteration_children(
 
 
 def child_values(
-    a: Advance,
-    t: _Tracked,
+    tx: Transaction,
+    t: Tracked,
     step: StepPlan,
     ref: SubworkflowRef,
     overrides: dict[str, Any],
@@ -110,7 +112,7 @@ def child_values(
             f"subworkflow depth limit ({MAX_DEPTH}) reached: {ref.workflow!r} would run "
             f"{depth} levels deep; does a workflow call itself?"
         )
-    numbered = store_instances.number_instance(a.conn, ref.workflow)
+    numbered = store_instances.number_instance(tx.conn, ref.workflow)
     version = _version(numbered, ref.version)
     parent = {
         "workflow_id": t.row.workflow_id,
@@ -125,9 +127,9 @@ def child_values(
         instance_id=numbered.instance_id,
         version=version,
         trigger=trigger,
-        at=a.now,
+        at=tx.now,
     )
-    plan = a.load_plan(a.conn, ref.workflow, version)
+    plan = tx.load_plan(tx.conn, ref.workflow, version)
     return {
         "workflow_id": ref.workflow,
         "instance_id": numbered.instance_id,
@@ -138,15 +140,15 @@ def child_values(
             overrides,
             run=run,
             signal=params.signal_namespace(trigger),
-            budgets=a.budgets,
+            budgets=tx.budgets,
         ),
         "trigger": trigger,
-        "created_at": a.now,
+        "created_at": tx.now,
         "parent_pk": t.row.pk,
         "parent_step": step.id,
         "iteration": iteration,
         "plan_path": "",
-        "tags": a.child_tags(t, step),
+        "tags": tx.child_tags(t, step),
     }
 
 
@@ -163,35 +165,28 @@ def _version(numbered: store_instances.Numbered, wanted: str | int) -> int:
     return number
 
 
-def subworkflow_ended(a: Advance, child: _Tracked) -> None:
+def subworkflow_ended(tx: Transaction, child: Tracked) -> None:
     """The child ended: its parent step ends with it, its steps' outputs handed on."""
     row = child.row
     assert row.parent_pk is not None and row.parent_step is not None
-    parent = a.instance(row.parent_pk)
+    parent = tx.instance(row.parent_pk)
     if parent is None:
         return
     step = parent.plan.steps[row.parent_step]
-    outputs = runs.step_outputs(a.conn, row.pk, list(child.plan.steps))
+    outputs = runs.step_outputs(tx.conn, row.pk, list(child.plan.steps))
     kept = {step_id: values for step_id, values in outputs.items() if values}
     where = f"subworkflow {row.workflow_id!r} instance {row.instance_id}"
-    if row.status == InstanceStatus.SUCCEEDED:
-        a._end_step(parent, step, StepStatus.SUCCEEDED, outputs=kept)
-        return
-    if row.status == InstanceStatus.STOPPED:
-        error = {"kind": ErrorKind.STOPPED.value, "message": f"{where} was stopped"}
-        a._end_step(parent, step, StepStatus.STOPPED, outputs=kept, error=error)
-        return
-    reason = (row.error or {}).get("message") or row.status
-    error = {"kind": ErrorKind.USER.value, "message": f"{where} {row.status}: {reason}"}
-    status = StepStatus.COMPLETED_WITH_ERROR if step.on_failure == "ignore" else StepStatus.FAILED
-    a._end_step(parent, step, status, outputs=kept, error=error)
+    status, error = subworkflow_result(
+        child_status=row.status, child_error=row.error, where=where, on_failure=step.on_failure
+    )
+    cascade.end_step(tx, parent, step, status, outputs=kept, error=error)
 
 
-def subworkflow_scope(a: Advance, t: _Tracked, names: tuple[str, ...]) -> dict[str, Any]:
+def subworkflow_scope(tx: Transaction, t: Tracked, names: tuple[str, ...]) -> dict[str, Any]:
     """``report.send.id``: the output ``id`` of step ``send`` of the subworkflow of ``report``."""
     scope: dict[str, Any] = {}
     wanted = [n for n in names if (s := t.plan.steps.get(n)) is not None and s.subworkflow]
-    for name, outputs in runs.step_outputs(a.conn, t.row.pk, wanted).items():
+    for name, outputs in runs.step_outputs(tx.conn, t.row.pk, wanted).items():
         scope[name] = steps_namespace(name, outputs)
     return scope
 

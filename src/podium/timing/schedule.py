@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from podium.triggers.cron import iter_fire_times
+from podium.timing.cron import iter_fire_times
 
 Catchup = Literal["none", "latest", "all"]
 

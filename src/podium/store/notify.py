@@ -1,4 +1,8 @@
-"""Waking workers across processes with PostgreSQL LISTEN/NOTIFY."""
+"""Waking workers and schedulers across processes with PostgreSQL LISTEN/NOTIFY.
+
+The NOTIFY side is in the transactions that make work (``store/queue.py``, ``store/triggers.py``);
+this is the LISTEN side: a connection of its own, outside the pool, that only waits.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import psycopg
 from podium.store.database import Database
 from podium.store.queue import NOTIFY_CHANNEL
 
+# The worker's logger and event name, as before this moved here from podium/worker/.
 log = logging.getLogger("podium.worker")
 
 

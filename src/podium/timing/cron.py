@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -93,17 +93,66 @@ def iter_fire_times(
     if after.tzinfo is None:
         raise ValueError("after must be a timezone-aware datetime")
     zone = ZoneInfo(timezone)
+    five = _expand(expr)
     start = after.astimezone(zone)
     last = after.timestamp()
+    # cronsim walks in real time when the minute or the hour field is a wildcard, else on
+    # the wall clock (Debian cron's rules for fixed times across DST).
+    real_time = any(field.startswith("*") for field in five.split()[:2])
     # Wall-clock iteration can return a time already past when ``after`` falls in the
     # repeated hour of a DST fall-back, so results are filtered on absolute time. Two aware
     # datetimes in one zone compare by wall clock, ignoring ``fold``: the second 01:00 of a
     # fall-back equals the first, so only epoch seconds tell them apart.
-    for fire in CronSim(_expand(expr), start):
+    for fire in CronSim(five, start):
         at = fire.timestamp()
-        if at > last:
-            last = at
-            yield fire
+        if at <= last:
+            continue
+        if real_time:
+            yield from _fires_after_jump(five, zone, last, at)
+        last = at
+        yield fire
+
+
+def _fires_after_jump(five: str, zone: ZoneInfo, after: float, before: float) -> list[datetime]:
+    """Fires between a forward DST jump and ``before`` that cronsim 2.8 stepped over.
+
+    In real time it skips to a target minute by the wall-clock distance, which overshoots
+    when a jump lies on the way: with Lord Howe's 30-minute jump from 02:00 to 02:30,
+    ``31 * * * *`` went from 01:31 to 03:31. Scanned again from the jump itself, the
+    stretch has no jump in it and is walked right.
+    """
+    jump = _forward_jump(zone, int(after), int(before))
+    if jump is None:
+        return []
+    found: list[datetime] = []
+    for fire in CronSim(five, datetime.fromtimestamp(jump - 1, zone)):
+        at = fire.timestamp()
+        if at >= before:
+            break
+        if at > after:
+            found.append(fire)
+    return found
+
+
+def _forward_jump(zone: ZoneInfo, after: int, before: int) -> int | None:
+    """The first second of a later UTC offset between two instants, if the offset grows
+    (at most one change lies between two fires that cronsim walks in real time)."""
+    first = _offset(zone, after)
+    if _offset(zone, before) <= first:
+        return None
+    lo, hi = after, before
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _offset(zone, mid) == first:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _offset(zone: ZoneInfo, at: int) -> timedelta:
+    offset = datetime.fromtimestamp(at, zone).utcoffset()
+    return offset if offset is not None else timedelta(0)
 
 
 @lru_cache(maxsize=1)

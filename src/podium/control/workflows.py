@@ -1,4 +1,5 @@
-"""Pushing workflow definitions: the one path from a validated model to a stored version."""
+"""Workflows: push (the one path from a validated model to a stored version), activate,
+deactivate, unblock; and loading definition files at server start."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import getpass
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import sqlalchemy as sa
-
+from podium.control import changes
+from podium.control.access import authorize
+from podium.control.identity import Caller
+from podium.control.services import Services
 from podium.definition import (
     Workflow,
     canonical_yaml,
@@ -17,14 +20,20 @@ from podium.definition import (
     load_workflow,
     unsupported_features,
 )
-from podium.errors import InvalidDefinition, InvalidInput, NotSupportedYet, WorkflowNotFound
-from podium.store import permits
+from podium.errors import (
+    Conflict,
+    InvalidDefinition,
+    InvalidInput,
+    NotSupportedYet,
+    VersionNotFound,
+    WorkflowNotFound,
+)
+from podium.store import Connection, permits, queue, runs
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
 from podium.templates.registry import server_catalog
-from podium.triggers import changes
 
-log = logging.getLogger("podium.catalog")
+log = logging.getLogger("podium.catalog")  # the name its log lines always had
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,21 @@ class Pushed:
     version: int
     active: bool
     created: bool
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """A definition as YAML text; ``active`` makes the new version the active one."""
+
+    yaml: str
+    active: bool = True
+
+
+def push(svc: Services, request: PushRequest, caller: Caller, *, now: float) -> Pushed:
+    """Validate a definition (against this server's templates) and store it as the
+    workflow's next version."""
+    wf = load_workflow(request.yaml, source="request", templates=server_catalog(svc.db))
+    return push_workflow(svc.db, wf, caller, active=request.active, now=now)
 
 
 def check_runnable(wf: Workflow) -> None:
@@ -48,17 +72,19 @@ def check_runnable(wf: Workflow) -> None:
 def push_workflow(
     db: Database,
     wf: Workflow,
+    caller: Caller,
     *,
     active: bool,
-    created_by: str | None,
     now: float,
     skip_unchanged: bool = False,
 ) -> Pushed:
     """Store ``wf`` as the next version; with ``skip_unchanged``, an identical latest version
     is reused instead (so reloading the same files at every start adds nothing).
 
-    A definition without ``owner:`` is owned by whoever pushes it (``created_by``).
+    A definition without ``owner:`` is owned by whoever pushes it (the caller's name).
     """
+    authorize(caller, "workflow.push", wf.id)
+    created_by = caller.recorded_name
     check_runnable(wf)
     text = canonical_yaml(wf)
     with db.transaction() as conn:
@@ -116,7 +142,7 @@ def _called(definition: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def check_subworkflow_cycles(conn: sa.Connection, wf: Workflow) -> None:
+def check_subworkflow_cycles(conn: Connection, wf: Workflow) -> None:
     """Refuse a workflow that would call itself through its subworkflows (as they are
     stored now: their active versions, else their latest)."""
     problems = []
@@ -132,7 +158,7 @@ def check_subworkflow_cycles(conn: sa.Connection, wf: Workflow) -> None:
 
 
 def _path_back(
-    conn: sa.Connection, current: str, target: str, path: list[str], seen: set[str]
+    conn: Connection, current: str, target: str, path: list[str], seen: set[str]
 ) -> list[str] | None:
     if current == target:
         return path
@@ -184,11 +210,11 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
     pushed = []
     templates = server_catalog(db)
     # The user who started the server pushes the files it loads.
-    pusher = os_user() or "podium server --load"
+    pusher = Caller(os_user() or "podium server --load", "server")
     for path in workflow_files(paths):
         text = read_definition_text(path)
         wf = load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
-        result = push_workflow(db, wf, active=True, created_by=pusher, now=now, skip_unchanged=True)
+        result = push_workflow(db, wf, pusher, active=True, now=now, skip_unchanged=True)
         log.debug(
             "loaded workflow",
             extra={
@@ -216,3 +242,77 @@ def os_user() -> str | None:
         return getpass.getuser()
     except (OSError, KeyError):
         return None
+
+
+@dataclass(frozen=True)
+class Activated:
+    workflow_id: str
+    active_version: int | None
+    latest_version: int
+
+
+def activate(
+    svc: Services, workflow_id: str, caller: Caller, version: int | None = None
+) -> Activated:
+    """Make a version the active one (the latest when none is named): also the rollback."""
+    authorize(caller, "workflow.activate", workflow_id)
+    with svc.db.transaction() as conn:
+        wf = store_workflows.get_workflow(conn, workflow_id)
+        target = version if version is not None else wf.latest_version
+        wf = store_workflows.set_active_version(conn, workflow_id, target, now=svc.clock())
+    changes.announce()
+    return Activated(workflow_id, wf.active_version, wf.latest_version)
+
+
+def deactivate(svc: Services, workflow_id: str, caller: Caller) -> Activated:
+    """No version active: no trigger starts it and a run must name a version."""
+    authorize(caller, "workflow.deactivate", workflow_id)
+    with svc.db.transaction() as conn:
+        wf = store_workflows.set_active_version(conn, workflow_id, None, now=svc.clock())
+    changes.announce()
+    return Activated(workflow_id, None, wf.latest_version)
+
+
+def unblock(svc: Services, workflow_id: str, caller: Caller) -> int:
+    """strict_sequential: let the instances queued behind failed ones start; the instance
+    number it is unblocked through."""
+    authorize(caller, "workflow.unblock", workflow_id)
+    with svc.db.transaction() as conn:
+        through = store_workflows.unblock(conn, workflow_id)
+        for pk, _ in runs.queued_instances(conn, workflow_id, 1):
+            queue.add_work(conn, [{"kind": "admit", "instance_pk": pk, "due_at": svc.clock()}])
+    svc.on_work()
+    return through
+
+
+class HasVersions(Protocol):
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def active_version(self) -> int | None: ...
+    @property
+    def latest_version(self) -> int: ...
+
+
+def version_number(wf: HasVersions, version: int | str | None) -> int:
+    """A version as a user names it (a number, ``active``, ``latest``) as a number."""
+    if version is None or version == "active":
+        if wf.active_version is None:
+            raise Conflict(
+                f"workflow {wf.workflow_id!r} is inactive; activate it or name a version "
+                "(--version N or latest)"
+            )
+        return wf.active_version
+    if version == "latest":
+        return wf.latest_version
+    try:
+        number = int(version)
+    except ValueError:
+        raise InvalidInput(
+            f"version must be a number, 'active' or 'latest', not {version!r}"
+        ) from None
+    if not 1 <= number <= wf.latest_version:
+        raise VersionNotFound(
+            f"workflow {wf.workflow_id!r} has versions 1 to {wf.latest_version}, not {number}"
+        )
+    return number
