@@ -130,6 +130,12 @@ class Podium:
         assert response.status_code == 201, response.text
         return int(response.json()["instance_id"])
 
+    def settle(self, timeout_s: float = 10) -> None:
+        """Wait until the engine has nothing to do now: every change asked for so far has been
+        looked at (jobs may still run, and a row due later stays for later). Assert after it
+        that something did not happen, instead of sleeping."""
+        assert self.worker.idle.wait(timeout_s), "the engine did not settle"
+
     def status(self, workflow_id: str, instance_id: int) -> dict[str, Any]:
         response = self.client.get(f"/api/v1/workflows/{workflow_id}/instances/{instance_id}")
         assert response.status_code == 200, response.text

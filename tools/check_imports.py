@@ -12,7 +12,7 @@ The rules:
 
 1. No import cycle between podium's packages. Each subpackage (``definition``, ``expr``,
    ``store``, ``engine``, ``worker`` ...) is one node, and each top-level module (``config``,
-   ``errors``, ``runtime`` ...) is its own node. Every import counts, including ones inside a
+   ``errors``, ``processes`` ...) is its own node. Every import counts, including ones inside a
    function or under ``TYPE_CHECKING``: a lazy import hides a cycle, it does not remove it.
 2. ``sqlalchemy`` is imported only under ``store/``, apart from :data:`SQLALCHEMY_ALLOWED`.
 3. ``engine/`` holds pure decisions: it imports nothing in :data:`ENGINE_DENIED`.
@@ -35,7 +35,7 @@ SQLALCHEMY_ALLOWED: frozenset[str] = frozenset(
     {
         # The `sql` job template runs the user's own SQL against the user's own database, in the
         # job's process: that is the job's work, not Podium's state, so it is not store/'s.
-        "templates/sql/run.py",
+        "job_templates/sql/run.py",
     }
 )
 """Files outside ``store/`` that may import ``sqlalchemy``, relative to the package root."""
@@ -58,7 +58,7 @@ ENGINE_DENIED: tuple[str, ...] = (
     "podium.control",
     "podium.triggers",
     "podium.events",
-    "podium.runtime",
+    "podium.processes",
 )
 """Modules (and their submodules) that ``engine/`` must not import."""
 

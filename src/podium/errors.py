@@ -38,14 +38,6 @@ class InvalidDefinition(InvalidInput):
         self.problems = problems
 
 
-class NotSupportedYet(InvalidInput):
-    code = "not_supported_yet"
-
-    def __init__(self, message: str, problems: list[dict[str, str]]) -> None:
-        super().__init__(message, details={"problems": problems})
-        self.problems = problems
-
-
 class NotFound(PodiumError):
     code = "not_found"
     http_status = 404
@@ -80,10 +72,6 @@ class Conflict(PodiumError):
     code = "conflict"
     http_status = 409
     exit_code = 1
-
-
-class StoreError(PodiumError):
-    code = "store_error"
 
 
 class EngineLocked(PodiumError):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.support import Podium
 
 FLOW = """
@@ -34,14 +32,14 @@ def test_a_breakpoint_pauses_before_the_step_and_resume_completes(podium: Podium
     iid = podium.run("paused_flow")
     paused = podium.wait_step("paused_flow", iid, "second", "PAUSED")
     assert paused["params"]["double"] == 4 and paused["attempts"] == 0
-    time.sleep(0.3)
+    podium.settle()
     doc = podium.status("paused_flow", iid)
     assert doc["status"] == "IN_PROGRESS"
     assert podium.steps(doc)["third"]["status"] == "CREATED"
     # Clearing the breakpoint does not release the step already paused.
     cleared = podium.client.delete("/api/v1/workflows/paused_flow/breakpoints/second")
     assert cleared.json()["removed"] is True
-    time.sleep(0.3)
+    podium.settle()
     assert podium.steps(podium.status("paused_flow", iid))["second"]["status"] == "PAUSED"
     resumed = podium.client.post(
         f"/api/v1/workflows/paused_flow/instances/{iid}/steps/second/resume"

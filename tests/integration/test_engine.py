@@ -316,7 +316,7 @@ def test_versions_run_as_asked(podium: Podium) -> None:
 def test_idle_engine_does_no_work(podium: Podium) -> None:
     podium.push("id: idle\nsteps:\n  - id: a\n    type: noop\n")
     podium.wait("idle", podium.run("idle"))
-    time.sleep(0.3)
+    podium.settle()
     calls = _count_claims(podium, seconds=2.0)
     assert calls == 0
 

@@ -44,12 +44,12 @@ def test_a_step_waits_for_its_signal_without_work_and_goes_at_once(podium: Podiu
     match = step["waiting_for_signals"][0]["match"]
     assert match["table"] == "db.users" and abs(match["partition"] - today) <= 1, run_date
     # Waiting costs the engine nothing: not one claim while it waits.
-    time.sleep(0.3)
+    podium.settle()
     assert _count_claims(podium, seconds=1.5) == 0
     # A signal for another partition does not release it.
     other = announce(podium, "partition_landed", params={"table": "db.users", "partition": 1})
     assert other["released"] == 0
-    time.sleep(0.3)
+    podium.settle()
     assert podium.steps(podium.status("waiter", iid))["load"]["status"] == "WAITING_FOR_SIGNALS"
     sent = time.time()
     done = announce(
@@ -81,7 +81,7 @@ steps:
     iid = podium.run("late_waiter")
     podium.wait_step("late_waiter", iid, "load", "WAITING_FOR_SIGNALS", timeout_s=10)
     announce(podium, "ready", params={"n": 3})  # does not match
-    time.sleep(0.2)
+    podium.settle()
     assert podium.steps(podium.status("late_waiter", iid))["load"]["status"] == (
         "WAITING_FOR_SIGNALS"
     )

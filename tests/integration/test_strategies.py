@@ -55,7 +55,7 @@ def test_strict_sequential_blocks_after_a_failure_until_restart_or_unblock(
     failed = podium.run("strict_sequential_flow", {"fail": True})
     later = [podium.run("strict_sequential_flow") for _ in range(3)]
     assert podium.wait("strict_sequential_flow", failed)["status"] == "FAILED"
-    time.sleep(0.5)
+    podium.settle()
     for iid in later:
         assert podium.status("strict_sequential_flow", iid)["status"] == "CREATED"
     info = podium.client.get("/api/v1/workflows/strict_sequential_flow").json()
@@ -72,7 +72,7 @@ def test_strict_sequential_blocks_after_a_failure_until_restart_or_unblock(
     again = podium.run("strict_sequential_flow", {"fail": True})
     assert podium.wait("strict_sequential_flow", again)["status"] == "FAILED"
     blocked = podium.run("strict_sequential_flow")
-    time.sleep(0.5)
+    podium.settle()
     assert podium.status("strict_sequential_flow", blocked)["status"] == "CREATED"
     response = podium.client.post("/api/v1/workflows/strict_sequential_flow/unblock")
     assert response.status_code == 200

@@ -63,7 +63,7 @@ CLEAN = {
         "from podium.store import Connection\nfrom podium.engine import plan\n"
         "from podium import errors\n"
     ),
-    "templates/sql/run.py": "import sqlalchemy\n",
+    "job_templates/sql/run.py": "import sqlalchemy\n",
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from podium.cli.commands_processes import ready_line
-from podium.runtime import listening_url
+from podium.processes import listening_url
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "src" / "podium" / "api" / "static"

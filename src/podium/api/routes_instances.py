@@ -19,7 +19,10 @@ from podium.errors import InvalidInput, LogNotFound, StepNotFound
 from podium.jobs import read_log
 from podium.jobs.artifacts import list_artifacts
 from podium.store import Connection, permits, signals
+from podium.store import attempts as store_attempts
 from podium.store import instances as store_instances
+from podium.store import steps as store_steps
+from podium.store import timeline as store_timeline
 from podium.store import workflows as store_workflows
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -93,7 +96,7 @@ def status(
             for part, index in _iteration_path(step, iteration):
                 row = store_instances.find_iteration(conn, row.pk, part, index)
         plan = ctx.plans(conn, workflow_id, row.version).at(row.plan_path)
-        step_rows = store_instances.instance_steps(conn, row.pk)
+        step_rows = store_steps.instance_steps(conn, row.pk)
         permit_waits = (
             permits.waiting_for(conn, row.pk)
             if any(s.status == "WAITING_FOR_PERMITS" for s in step_rows)
@@ -152,7 +155,7 @@ def _latest_attempt_dirs(
     }
     if not wanted:
         return {}
-    latest = store_instances.latest_attempt_dirs(conn, instance_pk)
+    latest = store_attempts.latest_attempt_dirs(conn, instance_pk)
     return {step_id: Path(d) for step_id, d in latest.items() if step_id in wanted}
 
 
@@ -203,8 +206,8 @@ def logs(
             raise LogNotFound(reason)
         found = state = None
         if address.row is not None and address.step is not None:
-            found = store_instances.find_attempt(conn, address.row.pk, address.step.id, attempt)
-            state = store_instances.find_step(conn, address.row.pk, address.step.id)
+            found = store_attempts.find_attempt(conn, address.row.pk, address.step.id, attempt)
+            state = store_steps.find_step(conn, address.row.pk, address.step.id)
     page: dict[str, Any] = {
         "workflow_id": workflow_id,
         "instance_id": instance_id,
@@ -254,7 +257,7 @@ def timeline(
     pages on and lets a client follow the timeline as it grows."""
     with ctx.db.read() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
-        rows = store_instances.instance_timeline(
+        rows = store_timeline.instance_timeline(
             conn, row.pk, step_id=step, limit=max(1, min(limit, 1000)), after_id=after
         )
         if step is not None and not rows:

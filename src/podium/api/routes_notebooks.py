@@ -12,6 +12,7 @@ from podium.api.context import Context
 from podium.errors import InvalidInput, NotFound, StepNotFound
 from podium.jobs.artifacts import artifact_path
 from podium.jobs.notebook import notebook_file_name
+from podium.store import attempts as store_attempts
 from podium.store import instances as store_instances
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -35,7 +36,7 @@ def executed_notebook(
     with ctx.db.read() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
         steps = ctx.plans(conn, workflow_id, row.version).at(row.plan_path).steps
-        found = store_instances.find_attempt(conn, row.pk, step_id, attempt)
+        found = store_attempts.find_attempt(conn, row.pk, step_id, attempt)
     step = steps.get(step_id)
     if step is None:
         raise StepNotFound(f"instance {instance_id} of {workflow_id!r} has no step {step_id!r}")

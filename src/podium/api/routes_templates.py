@@ -12,7 +12,7 @@ from podium.api.views import iso
 from podium.control import templates as control
 from podium.definition.problems import did_you_mean
 from podium.errors import NotFound
-from podium.templates import registry
+from podium.job_templates import registry
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 

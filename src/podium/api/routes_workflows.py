@@ -12,6 +12,7 @@ from podium.api.context import Context, Who
 from podium.api.views import instance_summary, iso, workflow_summary
 from podium.control import workflows as control
 from podium.control.workflows import version_number
+from podium.store import admission as store_admission
 from podium.store import instances as store_instances
 from podium.store import trigger_failures as store_failures
 from podium.store import triggers as store_triggers
@@ -58,7 +59,7 @@ def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
             conn, workflow_id, wf.active_version or wf.latest_version
         )
         recent = store_instances.list_instances(conn, workflow_id, limit=10)
-        queued = store_instances.queued(conn, workflow_id, limit=20)
+        queued = store_admission.queued(conn, workflow_id, limit=20)
         stored = store_triggers.get_cron_trigger(conn, workflow_id)
         failures = store_failures.list_trigger_failures(
             conn, workflow_id, per_trigger=INFO_FAILURES_PER_TRIGGER

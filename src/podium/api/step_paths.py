@@ -19,6 +19,7 @@ from podium.engine.states import TERMINAL_INSTANCE, TERMINAL_STEP
 from podium.errors import InvalidInput, LogNotFound, NotFound, StepNotFound
 from podium.store import Connection
 from podium.store import instances as store_instances
+from podium.store import steps as store_steps
 from podium.store import workflows as store_workflows
 
 PlanOf = Callable[[Connection, str, int], Plan]
@@ -152,7 +153,7 @@ def no_log_reason(address: StepAddress, conn: Connection, plan_of: PlanOf) -> st
     if step.type in _NO_JOB:
         return f"step {path!r} is a {step.type} step: it runs no job, so it has no log"
     if step.type == "foreach":
-        state = store_instances.find_step(conn, row.pk, step.id)
+        state = store_steps.find_step(conn, row.pk, step.id)
         total = state.iter_total if state is not None else None
         many = f" of {total} iterations" if total is not None else ""
         first = _first_step_inside(conn, plan_of, row, step)
@@ -190,7 +191,7 @@ def _step_of(plan: Plan, name: str, row: Any, top: Any, walked: str) -> StepPlan
 def _not_made_yet(conn: Connection, row: Any, step: StepPlan, index: int | None, name: str) -> str:
     """Why the iteration (or subworkflow instance) of step ``name`` does not exist: not yet,
     a reason to wait; or never, an error."""
-    state = store_instances.find_step(conn, row.pk, step.id)
+    state = store_steps.find_step(conn, row.pk, step.id)
     total = state.iter_total if state is not None else None
     if index is not None and total is not None and index >= total:
         span = f" (0 to {total - 1})" if total else ""

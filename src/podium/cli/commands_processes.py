@@ -45,7 +45,7 @@ _port_option = click.option(
 )
 def server(db_url: str | None, host: str, port: int, load: tuple[Path, ...]) -> None:
     """Run the API, engine and triggers in one process."""
-    from podium.runtime import run_server
+    from podium.processes import run_server
 
     run_server(db_url=db_url, host=host, port=port, load=load, on_ready=_ready_printer())
 
@@ -59,7 +59,7 @@ def api(db_url: str, host: str, port: int) -> None:
 
     Several API replicas and workers may share one PostgreSQL database.
     """
-    from podium.runtime import run_api
+    from podium.processes import run_api
 
     run_api(db_url=db_url, host=host, port=port, on_ready=_ready_printer())
 
@@ -74,7 +74,7 @@ def worker(db_url: str, worker_id: str | None) -> None:
 
     It keeps running while the API is down.
     """
-    from podium.runtime import run_worker
+    from podium.processes import run_worker
 
     run_worker(db_url=db_url, worker_id=worker_id)
 

@@ -9,6 +9,7 @@ from podium.control.access import authorize
 from podium.control.identity import Caller
 from podium.control.instances import StepRef
 from podium.control.services import Services
+from podium.engine.work import WorkKind, work_row
 from podium.errors import Conflict, StepNotFound
 from podium.store import breakpoints as store_breakpoints
 from podium.store import instances as store_instances
@@ -69,7 +70,5 @@ def resume(svc: Services, request: StepRef, caller: Caller) -> None:
         if status != "PAUSED":
             raise Conflict(f"step {step_id!r} is {status}, not PAUSED: there is nothing to resume")
         now = svc.clock()
-        queue.add_work(
-            conn, [{"kind": "resume", "instance_pk": row.pk, "step_id": step_id, "due_at": now}]
-        )
+        queue.add_work(conn, [work_row(WorkKind.RESUME, row.pk, step_id=step_id, due_at=now)])
     svc.on_work()

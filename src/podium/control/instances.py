@@ -15,9 +15,12 @@ from podium.control.services import Services
 from podium.engine import params
 from podium.engine.restart import plan_restart
 from podium.engine.states import TERMINAL_INSTANCE
+from podium.engine.work import WorkKind, work_row
 from podium.errors import Conflict, StepNotFound
 from podium.store import instances as store_instances
-from podium.store import queue, runs
+from podium.store import loops as store_loops
+from podium.store import queue
+from podium.store import steps as store_steps
 
 
 @dataclass(frozen=True)
@@ -97,15 +100,15 @@ def restart(svc: Services, request: RestartRequest, caller: Caller) -> Restarted
             )
         plan = svc.plans(conn, workflow_id, row.version)
         params.check_overrides(plan.params, request.params)
-        decided = plan_restart(plan, runs.step_statuses(conn, row.pk), request.from_step)
-        statuses = runs.step_statuses(conn, row.pk)
+        decided = plan_restart(plan, store_steps.step_statuses(conn, row.pk), request.from_step)
+        statuses = store_steps.step_statuses(conn, row.pk)
         loops = [s for s in decided.reset if plan.steps[s].foreach is not None]
         # A foreach that ran and did not succeed reruns only the iterations that did not
         # succeed, unless --from asked for it (and all downstream) to run again whole.
         partial = [
             s for s in loops if request.from_step is None and statuses.get(s) in _RAN_AND_FAILED
         ]
-        run = runs.begin_new_run(
+        run = store_instances.begin_new_run(
             conn,
             row.pk,
             params={**row.params, **request.params},
@@ -116,8 +119,8 @@ def restart(svc: Services, request: RestartRequest, caller: Caller) -> Restarted
         )
         if run is None:
             raise Conflict(f"instance {instance_id} of {workflow_id!r} is already running again")
-        redo = {s: runs.redo_iterations(conn, row.pk, s, run) for s in partial}
-        queue.add_work(conn, [{"kind": "restart", "instance_pk": row.pk, "due_at": svc.clock()}])
+        redo = {s: store_loops.redo_iterations(conn, row.pk, s, run) for s in partial}
+        queue.add_work(conn, [work_row(WorkKind.RESTART, row.pk, due_at=svc.clock())])
     svc.on_work()
     rerun = sorted(decided.reset, key=lambda s: plan.steps[s].position)
     return Restarted(workflow_id, instance_id, run, rerun, redo)
@@ -133,7 +136,7 @@ def skip(svc: Services, request: StepRef, caller: Caller) -> None:
     authorize(caller, "step.skip", workflow_id)
     with svc.db.transaction() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
-        state = runs.get_step(conn, row.pk, step_id)
+        state = store_steps.get_step(conn, row.pk, step_id)
         if state is None:
             plan = svc.plans(conn, workflow_id, row.version)
             if step_id not in plan.steps:
@@ -141,7 +144,7 @@ def skip(svc: Services, request: StepRef, caller: Caller) -> None:
         if row.status in TERMINAL_INSTANCE:
             raise Conflict(f"{workflow_id} {instance_id} is {row.status}: nothing to skip")
         status = state.status if state is not None else "CREATED"
-        queued = status == "CREATED" and runs.queued_for_slot(conn, row.pk, step_id)
+        queued = status == "CREATED" and store_steps.queued_for_slot(conn, row.pk, step_id)
         if status not in SKIPPABLE and not queued:
             raise Conflict(
                 f"step {step_id!r} is {status}: only a step that waits (for signals, a "
@@ -149,6 +152,6 @@ def skip(svc: Services, request: StepRef, caller: Caller) -> None:
             )
         queue.add_work(
             conn,
-            [{"kind": "skip", "instance_pk": row.pk, "step_id": step_id, "due_at": svc.clock()}],
+            [work_row(WorkKind.SKIP, row.pk, step_id=step_id, due_at=svc.clock())],
         )
     svc.on_work()

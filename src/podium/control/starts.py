@@ -16,7 +16,7 @@ from podium.control.workflows import version_number
 from podium.engine import params
 from podium.errors import PodiumError
 from podium.expr import Budgets, ExprError
-from podium.store import Connection, DatabaseError, runs
+from podium.store import Connection, DatabaseError
 from podium.store import instances as store_instances
 from podium.store import workflows as store_workflows
 from podium.store.trigger_failures import TOPIC, TriggerFailure, record_trigger_failure
@@ -170,7 +170,7 @@ def start_for_trigger(
     active = store_workflows.active_version(conn, workflow_id)
     if active is None:
         return None
-    definition = runs.load_definition(conn, workflow_id, active)
+    definition = store_workflows.load_definition(conn, workflow_id, active)
     numbered = store_instances.number_instance(conn, workflow_id)
     resolved = _trigger_params(
         conn, workflow_id, numbered.instance_id, active, definition, trigger, now, budgets

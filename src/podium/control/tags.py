@@ -8,6 +8,7 @@ from podium.control.access import authorize
 from podium.control.identity import Caller
 from podium.control.services import Services
 from podium.definition.fields import tag_problem
+from podium.engine.work import WorkKind, work_row
 from podium.errors import InvalidInput
 from podium.store import permits, queue
 
@@ -37,10 +38,7 @@ def set_limit(svc: Services, request: LimitRequest, caller: Caller) -> permits.T
         granted = permits.set_limit(conn, tag, request.limit, now)
         queue.add_work(
             conn,
-            [
-                {"kind": "permit", "instance_pk": pk, "step_id": step_id, "due_at": now}
-                for pk, step_id in granted
-            ],
+            [work_row(WorkKind.PERMIT, pk, step_id=step_id, due_at=now) for pk, step_id in granted],
         )
         view = permits.tag_views(conn, tag)[0]
     if granted:

@@ -9,7 +9,7 @@ from podium.control.access import authorize
 from podium.control.identity import Caller
 from podium.control.services import Services
 from podium.definition.templates import JobTemplate
-from podium.templates import registry
+from podium.job_templates import registry
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,20 @@ from podium.definition import (
     canonical_yaml,
     definition_json,
     load_workflow,
-    unsupported_features,
 )
+from podium.engine.work import WorkKind, work_row
 from podium.errors import (
     Conflict,
     InvalidDefinition,
     InvalidInput,
-    NotSupportedYet,
     VersionNotFound,
     WorkflowNotFound,
 )
-from podium.store import Connection, permits, queue, runs
+from podium.job_templates.registry import server_catalog
+from podium.store import Connection, permits, queue
+from podium.store import admission as store_admission
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
-from podium.templates.registry import server_catalog
 
 log = logging.getLogger("podium.catalog")  # the name its log lines always had
 
@@ -59,16 +59,6 @@ def push(svc: Services, request: PushRequest, caller: Caller, *, now: float) -> 
     return push_workflow(svc.db, wf, caller, active=request.active, now=now)
 
 
-def check_runnable(wf: Workflow) -> None:
-    problems = [p.as_dict() for p in unsupported_features(wf)]
-    if problems:
-        raise NotSupportedYet(
-            f"workflow {wf.id!r} uses {len(problems)} feature(s) this server does not run yet; "
-            "nothing was stored",
-            problems,
-        )
-
-
 def push_workflow(
     db: Database,
     wf: Workflow,
@@ -85,7 +75,6 @@ def push_workflow(
     """
     authorize(caller, "workflow.push", wf.id)
     created_by = caller.recorded_name
-    check_runnable(wf)
     text = canonical_yaml(wf)
     with db.transaction() as conn:
         check_subworkflow_cycles(conn, wf)
@@ -279,8 +268,8 @@ def unblock(svc: Services, workflow_id: str, caller: Caller) -> int:
     authorize(caller, "workflow.unblock", workflow_id)
     with svc.db.transaction() as conn:
         through = store_workflows.unblock(conn, workflow_id)
-        for pk, _ in runs.queued_instances(conn, workflow_id, 1):
-            queue.add_work(conn, [{"kind": "admit", "instance_pk": pk, "due_at": svc.clock()}])
+        for pk, _ in store_admission.queued_instances(conn, workflow_id, 1):
+            queue.add_work(conn, [work_row(WorkKind.ADMIT, pk, due_at=svc.clock())])
     svc.on_work()
     return through
 

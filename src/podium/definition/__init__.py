@@ -15,11 +15,9 @@ from podium.definition.model import (
     Workflow,
 )
 from podium.definition.problems import Problem
-from podium.definition.support import NOT_YET_SUPPORTED, unsupported_features
 from podium.definition.validate import check_text, load_workflow
 
 __all__ = [
-    "NOT_YET_SUPPORTED",
     "Emit",
     "Foreach",
     "Problem",
@@ -34,5 +32,4 @@ __all__ = [
     "definition_json",
     "load_workflow",
     "parse_duration",
-    "unsupported_features",
 ]

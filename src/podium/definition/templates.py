@@ -1,7 +1,7 @@
 """Job templates: a job type defined by a script and the parameters it takes.
 
 A template is written as a ``template.yaml`` (name, description, parameters) beside its
-script. Templates ship with Podium (``podium/templates/<name>/``) or are registered on a
+script. Templates ship with Podium (``podium/job_templates/<name>/``) or are registered on a
 server; either way a step names one as its ``type`` and gives its parameters as the step's
 ``params``, which are checked here against the declaration at push. This module knows
 nothing of databases: a server hands it the templates it holds as a :class:`TemplateCatalog`.
@@ -36,7 +36,6 @@ TEMPLATE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 RESERVED_NAMES = frozenset({*BUILT_IN_TYPES, "foreach", "subworkflow", "register", "show"})
 TEMPLATE_KEYS = ("name", "description", "script", "parameters")
 DEFAULT_SCRIPT = "run.py"
-TEMPLATE_BODY_KEY = "params"
 
 
 @dataclass(frozen=True)
@@ -193,9 +192,9 @@ def script_file_of(text: str) -> str:
 
 @functools.cache
 def shipped_templates() -> Mapping[str, JobTemplate]:
-    """The templates in ``podium/templates/``, one directory each, read once."""
+    """The templates in ``podium/job_templates/``, one directory each, read once."""
     found: dict[str, JobTemplate] = {}
-    root = resources.files("podium.templates")
+    root = resources.files("podium.job_templates")
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         declaration_file = entry / "template.yaml"
         if not entry.is_dir() or not declaration_file.is_file():

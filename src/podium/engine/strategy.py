@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STRATEGIES = ("sequential", "strict_sequential", "first_only", "last_only", "parallel")
 DEFAULT_PARALLEL = 20
 
 

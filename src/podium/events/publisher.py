@@ -118,7 +118,7 @@ class Publisher:
         with self.db.read() as conn:
             if outbox.latest_id(conn) <= lane.delivered_id:
                 return False
-        if self.db.is_sqlite:
+        if self.db.dialect.single_engine:
             return self._deliver_sqlite(lane)
         return self._deliver_pg(lane)
 

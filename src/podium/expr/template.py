@@ -145,10 +145,6 @@ class Template:
     def is_literal(self) -> bool:
         return not any(isinstance(part, _Expression) for part in self._parts)
 
-    @property
-    def is_typed(self) -> bool:
-        return self._typed
-
     def references(self) -> list[Reference]:
         found: list[Reference] = []
         for part in self._parts:

@@ -90,10 +90,6 @@ class Stopped(BaseException):
 # The worker's side: deciding, checking, building the runner's command line.
 
 
-def runs_in_container(spec: JobSpec) -> bool:
-    return spec.step_type == "container" or bool(spec.config.get("container"))
-
-
 def container_name(attempt_id: str) -> str:
     """``podium-<attempt id>``, with what Docker refuses in a name replaced by ``_``."""
     return NAME_PREFIX + _NAME_UNSAFE.sub("_", attempt_id)[:200]

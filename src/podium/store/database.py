@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from podium.errors import EngineLocked, InvalidInput
+from podium.store import dialect
 
 T = TypeVar("T")
 
@@ -35,20 +36,20 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        self.is_sqlite = self.url.startswith("sqlite")
-        if self.is_sqlite:
+        self.dialect = dialect.for_url(self.url)
+        if self.dialect is dialect.SQLITE:
             self.engine = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
             self.reader = _sqlite_engine(self.url, begin="BEGIN")
         else:
             self.engine = self.reader = _pg_engine(self.url)
         self._lock_fd: int | None = None
         self._write_lock: contextlib.AbstractContextManager[object] = (
-            threading.RLock() if self.is_sqlite else contextlib.nullcontext()
+            threading.RLock() if self.dialect.single_engine else contextlib.nullcontext()
         )
 
     @property
     def sqlite_path(self) -> Path | None:
-        if not self.is_sqlite:
+        if not self.dialect.single_engine:
             return None
         path = self.engine.url.database
         return Path(path) if path and path != ":memory:" else None

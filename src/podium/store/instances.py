@@ -1,17 +1,20 @@
-"""Starting, listing, reading and stopping instances (the API's side of runs)."""
+"""Instance rows: numbered and created (with the queue row that starts them), locked and
+saved by the engine, begun again by a restart, listed and read by the API."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.work import WorkKind, work_row
 from podium.errors import InstanceNotFound, WorkflowNotFound
+from podium.store import dialect
 from podium.store.queue import add_work
-from podium.store.runs import append_events
-from podium.store.schema import attempts, instances, steps, timeline, workflows
+from podium.store.schema import instances, steps, workflows
+from podium.store.timeline import append_events
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def create_instance(
         )
         .returning(instances.c.pk)
     ).scalar_one()
-    add_work(conn, [{"kind": "start", "instance_pk": pk, "due_at": now}])
+    add_work(conn, [work_row(WorkKind.START, pk, due_at=now)])
     detail = {"status": "CREATED", "version": version, "trigger": trigger}
     append_events(
         conn,
@@ -134,7 +137,7 @@ def create_instances(conn: sa.Connection, rows: Sequence[NewInstance], *, now: f
         .scalars()
         .all()
     )
-    add_work(conn, [{"kind": "start", "instance_pk": pk, "due_at": now} for pk in pks])
+    add_work(conn, [work_row(WorkKind.START, pk, due_at=now) for pk in pks])
     timeline_rows = []
     outbox_rows = []
     for pk, r in zip(pks, rows, strict=True):
@@ -166,6 +169,165 @@ class NewInstance:
     version: int
     params: dict[str, Any]
     trigger: dict[str, Any]
+
+
+@dataclass
+class InstanceRow:
+    pk: int
+    workflow_id: str
+    instance_id: int
+    version: int
+    status: str
+    params: dict[str, Any]
+    steps_total: int
+    steps_done: int
+    steps_active: int
+    steps_queued: int
+    ready_seq: int
+    halt: str | None
+    started_at: float | None
+    ended_at: float | None
+    error: dict[str, Any] | None
+    trigger: dict[str, Any]
+    created_at: float
+    run: int
+    parent_pk: int | None
+    parent_step: str | None
+    iteration: int | None
+    plan_path: str
+    tags: list[str] | None = None
+    """Concurrency tags inherited from the step that started this child instance."""
+
+
+def lock_instance(conn: sa.Connection, pk: int, *, skip_locked: bool = False) -> InstanceRow | None:
+    """Read an instance for change; on PostgreSQL the row stays locked until commit.
+    ``skip_locked``: None instead of waiting if another transaction holds it."""
+    query = sa.select(
+        instances.c.pk,
+        instances.c.workflow_id,
+        instances.c.instance_id,
+        instances.c.version,
+        instances.c.status,
+        instances.c.params,
+        instances.c.steps_total,
+        instances.c.steps_done,
+        instances.c.steps_active,
+        instances.c.steps_queued,
+        instances.c.ready_seq,
+        instances.c.halt,
+        instances.c.started_at,
+        instances.c.ended_at,
+        instances.c.error,
+        instances.c.trigger,
+        instances.c.created_at,
+        instances.c.run,
+        instances.c.parent_pk,
+        instances.c.parent_step,
+        instances.c.iteration,
+        instances.c.plan_path,
+        instances.c.tags,
+    ).where(instances.c.pk == pk)
+    query = dialect.of(conn).lock(query, skip_locked=skip_locked)
+    row = conn.execute(query).first()
+    return InstanceRow(**row._mapping) if row else None
+
+
+def save_instance(conn: sa.Connection, inst: InstanceRow) -> None:
+    conn.execute(
+        instances.update()
+        .where(instances.c.pk == inst.pk)
+        .values(
+            status=inst.status,
+            steps_total=inst.steps_total,
+            steps_done=inst.steps_done,
+            steps_active=inst.steps_active,
+            steps_queued=inst.steps_queued,
+            ready_seq=inst.ready_seq,
+            halt=inst.halt,
+            started_at=inst.started_at,
+            ended_at=inst.ended_at,
+            error=inst.error,
+        )
+    )
+
+
+def begin_new_run(
+    conn: sa.Connection,
+    instance_pk: int,
+    *,
+    params: dict[str, Any],
+    steps_done: int,
+    reset: Mapping[str, tuple[int, int]],
+    terminal: Iterable[str],
+    loops: Sequence[str] = (),
+) -> int | None:
+    """Start the next run of an ended instance: reset the steps named in ``reset`` (to wait
+    for (pending, live) dependencies) and keep the others. Returns the new run number, or
+    None if the instance had not ended."""
+    run = conn.execute(
+        instances.update()
+        .where(instances.c.pk == instance_pk, instances.c.status.in_(list(terminal)))
+        .values(
+            status="IN_PROGRESS",
+            run=instances.c.run + 1,
+            params=params,
+            steps_done=steps_done,
+            steps_active=0,
+            steps_queued=0,
+            halt=None,
+            error=None,
+            ended_at=None,
+        )
+        .returning(instances.c.run)
+    ).scalar_one_or_none()
+    if run is None:
+        return None
+    conn.execute(
+        steps.update()
+        .where(steps.c.instance_pk == instance_pk, steps.c.step_id == sa.bindparam("sid"))
+        .values(
+            status="CREATED",
+            pending_deps=sa.bindparam("pending"),
+            live_deps=sa.bindparam("live"),
+            ready_seq=None,
+            outputs=None,
+            error=None,
+            retry_at=None,
+            started_at=None,
+            ended_at=None,
+            user_errors=0,
+            platform_errors=0,
+        ),
+        [{"sid": s, "pending": p, "live": lv} for s, (p, lv) in reset.items()],
+    )
+    if loops:
+        # The earlier run's iterations stay as history, no longer counted as this run's.
+        conn.execute(
+            instances.update()
+            .where(instances.c.parent_pk == instance_pk, instances.c.parent_step.in_(list(loops)))
+            .values(parent_step=instances.c.parent_step + f"@run{run - 1}")
+        )
+    return int(run)
+
+
+def create_child_instances(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert child instances (a batch of iterations, or a subworkflow's); their pks, in order."""
+    result = conn.execute(
+        instances.insert().returning(instances.c.pk, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(r.pk) for r in result.all()]
+
+
+def live_children(conn: sa.Connection, instance_pk: int, step_id: str) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(instances.c.pk).where(
+                instances.c.parent_pk == instance_pk,
+                instances.c.parent_step == step_id,
+                instances.c.status.in_(["CREATED", "IN_PROGRESS", "PAUSED"]),
+            )
+        ).scalars()
+    )
 
 
 INSTANCE_COLUMNS = (
@@ -239,16 +401,6 @@ def find_child(
     ).first()
 
 
-def find_step(conn: sa.Connection, instance_pk: int, step_id: str) -> Any | None:
-    """A step's status, its attempts so far and (a foreach) its number of iterations; None
-    before the instance has written its steps."""
-    return conn.execute(
-        sa.select(steps.c.status, steps.c.attempt, steps.c.iter_total).where(
-            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
-        )
-    ).first()
-
-
 def list_instances(
     conn: sa.Connection, workflow_id: str, *, limit: int, before: int | None = None
 ) -> list[Any]:
@@ -263,106 +415,5 @@ def list_instances(
     return list(conn.execute(query).all())
 
 
-def instance_steps(conn: sa.Connection, instance_pk: int) -> list[Any]:
-    return list(
-        conn.execute(
-            sa.select(
-                steps.c.step_id,
-                steps.c.status,
-                steps.c.attempt,
-                steps.c.user_errors,
-                steps.c.platform_errors,
-                steps.c.params,
-                steps.c.outputs,
-                steps.c.error,
-                steps.c.retry_at,
-                steps.c.started_at,
-                steps.c.ended_at,
-                steps.c.iter_total,
-                steps.c.iter_launched,
-                steps.c.iter_active,
-                steps.c.iter_succeeded,
-                steps.c.iter_failed,
-                steps.c.iter_other,
-            )
-            .where(steps.c.instance_pk == instance_pk)
-            .order_by(steps.c.position)
-        ).all()
-    )
-
-
-@dataclass(frozen=True)
-class AttemptLog:
-    attempt: int
-    attempt_dir: str
-    ended: bool
-
-
-def find_attempt(
-    conn: sa.Connection, instance_pk: int, step_id: str, attempt: int | None
-) -> AttemptLog | None:
-    query = sa.select(attempts.c.attempt, attempts.c.attempt_dir, attempts.c.status).where(
-        attempts.c.instance_pk == instance_pk, attempts.c.step_id == step_id
-    )
-    if attempt is not None:
-        query = query.where(attempts.c.attempt == attempt)
-    row = conn.execute(query.order_by(attempts.c.attempt.desc()).limit(1)).first()
-    if row is None:
-        return None
-    return AttemptLog(row.attempt, row.attempt_dir, row.status == "ENDED")
-
-
 def request_stop(conn: sa.Connection, instance_pk: int, *, now: float) -> None:
-    add_work(conn, [{"kind": "stop", "instance_pk": instance_pk, "due_at": now}])
-
-
-def instance_timeline(
-    conn: sa.Connection,
-    instance_pk: int,
-    *,
-    step_id: str | None = None,
-    limit: int = 1000,
-    after_id: int = 0,
-) -> list[Any]:
-    """The instance's timeline rows (and its steps'), oldest first; ``after_id`` pages on."""
-    query = (
-        sa.select(
-            timeline.c.id,
-            timeline.c.step_id,
-            timeline.c.at,
-            timeline.c.event,
-            timeline.c.detail,
-        )
-        .where(timeline.c.instance_pk == instance_pk, timeline.c.id > after_id)
-        .order_by(timeline.c.id)
-        .limit(limit)
-    )
-    if step_id is not None:
-        query = query.where(timeline.c.step_id == step_id)
-    return list(conn.execute(query).all())
-
-
-def queued(conn: sa.Connection, workflow_id: str, *, limit: int) -> list[Any]:
-    """Instances waiting to start, first come first, with why they wait."""
-    return list(
-        conn.execute(
-            sa.select(instances.c.instance_id, instances.c.waiting)
-            .where(
-                instances.c.workflow_id == workflow_id,
-                instances.c.status == "CREATED",
-                instances.c.parent_pk.is_(None),
-            )
-            .order_by(instances.c.instance_id)
-            .limit(limit)
-        ).all()
-    )
-
-
-def latest_attempt_dirs(conn: sa.Connection, instance_pk: int) -> dict[str, str]:
-    """Each step's latest attempt directory, by step id."""
-    rows = conn.execute(
-        sa.select(attempts.c.step_id, attempts.c.attempt_dir)
-        .where(attempts.c.instance_pk == instance_pk)
-        .order_by(attempts.c.attempt)
-    ).all()
-    return {row.step_id: row.attempt_dir for row in rows}
+    add_work(conn, [work_row(WorkKind.STOP, instance_pk, due_at=now)])

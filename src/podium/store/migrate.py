@@ -24,7 +24,7 @@ def upgrade(db: Database) -> None:
     """Apply every pending migration in one transaction (idempotent)."""
     config = alembic_config(db)
     with db.engine.begin() as conn:
-        if not db.is_sqlite:
+        if db.dialect.advisory_locks:
             # Replicas starting together must not race to create the same tables.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
         config.attributes["connection"] = conn

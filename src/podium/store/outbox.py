@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from podium.store import dialect
 from podium.store.database import Database
-from podium.store.runs import WROTE_OUTBOX
 from podium.store.schema import outbox, outbox_cursors
+from podium.store.timeline import WROTE_OUTBOX
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,10 @@ def rows_after(conn: sa.Connection, after_id: int, *, limit: int) -> list[Outbox
 
 def ensure_cursor(conn: sa.Connection, sink: str, *, now: float) -> None:
     """A new sink starts at the beginning of the outbox: it receives the whole history."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(
-        insert(outbox_cursors)
+        dialect.of(conn)
+        .insert_missing(outbox_cursors, ["sink"])
         .values(sink=sink, last_id=0, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["sink"])
     )
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from podium.store import dialect
 from podium.store.schema import instances, permit_waiters, permits, tag_limits
 
 Holder = tuple[int, str]
@@ -24,8 +24,7 @@ Holder = tuple[int, str]
 
 def _insert_missing_tags(conn: sa.Connection, tags: Sequence[str], now: float) -> None:
     rows = [{"tag": tag, "max_permits": None, "updated_at": now} for tag in tags]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(tag_limits).on_conflict_do_nothing(index_elements=["tag"]), rows)
+    conn.execute(dialect.of(conn).insert_missing(tag_limits, ["tag"]), rows)
 
 
 def _lock(conn: sa.Connection, tags: Sequence[str]) -> dict[str, int | None]:
@@ -34,8 +33,7 @@ def _lock(conn: sa.Connection, tags: Sequence[str]) -> dict[str, int | None]:
         .where(tag_limits.c.tag.in_(list(tags)))
         .order_by(tag_limits.c.tag)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = dialect.of(conn).lock(query)
     return {row.tag: row.max_permits for row in conn.execute(query)}
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.work import WorkKind
+from podium.store import dialect
 from podium.store.schema import work
 
 NOTIFY_CHANNEL = "podium_work"
@@ -39,8 +41,7 @@ def claim_due_work(
         .order_by(work.c.due_at)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    due = dialect.of(conn).lock(due, skip_locked=True)
     rows = conn.execute(due).all()
     if not rows:
         return []
@@ -68,8 +69,7 @@ def add_work(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         return
     full = [{"step_id": None, "attempt": None, "lease_owner": None, **row} for row in rows]
     conn.execute(work.insert(), full)
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+    dialect.of(conn).notify(conn, NOTIFY_CHANNEL)
 
 
 def finish_work(conn: sa.Connection, work_id: int, *, owner: str) -> bool:
@@ -84,7 +84,7 @@ def finish_launch(
     result = conn.execute(
         work.delete().where(
             work.c.instance_pk == instance_pk,
-            work.c.kind == "launch",
+            work.c.kind == WorkKind.LAUNCH.value,
             work.c.step_id == step_id,
             work.c.attempt == attempt,
             work.c.lease_owner == owner,
@@ -99,7 +99,7 @@ def delete_instance_work(
     """Remove an instance's pending rows of these kinds; returns their step ids."""
     rows = conn.execute(
         work.delete()
-        .where(work.c.instance_pk == instance_pk, work.c.kind.in_(list(kinds)))
+        .where(work.c.instance_pk == instance_pk, work.c.kind.in_([str(k) for k in kinds]))
         .returning(work.c.step_id)
     ).all()
     return [r.step_id for r in rows]
@@ -123,7 +123,7 @@ def delay_launch(
         work.update()
         .where(
             work.c.instance_pk == instance_pk,
-            work.c.kind == "launch",
+            work.c.kind == WorkKind.LAUNCH.value,
             work.c.step_id == step_id,
             work.c.attempt == number,
             work.c.lease_owner == owner,
@@ -140,8 +140,8 @@ def extend_leases(conn: sa.Connection, *, owner: str, until: float) -> int:
 def release_leases(conn: sa.Connection, *, owner: str, now: float) -> int:
     """Make every row this worker holds due at once, so another worker takes it over."""
     result = conn.execute(work.update().where(work.c.lease_owner == owner).values(due_at=now))
-    if result.rowcount and conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+    if result.rowcount:
+        dialect.of(conn).notify(conn, NOTIFY_CHANNEL)
     return result.rowcount
 
 
@@ -163,5 +163,4 @@ def next_due_at(conn: sa.Connection, *, owner: str) -> float | None:
 
 
 def notify(conn: sa.Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+    dialect.of(conn).notify(conn, NOTIFY_CHANNEL)

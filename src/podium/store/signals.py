@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from podium.definition.matching import matches
+from podium.engine.work import WorkKind, work_row
+from podium.store import dialect
 from podium.store.queue import add_work
-from podium.store.runs import append_events
 from podium.store.schema import signal_names, signal_slots, signal_waits, signals
+from podium.store.timeline import append_events
 from podium.store.trigger_failures import TriggerFailure
 
 StartInstance = Callable[[sa.Connection, str, dict[str, Any]], int | TriggerFailure | None]
@@ -52,9 +53,8 @@ def lock_names(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(
-        insert(signal_names).on_conflict_do_nothing(index_elements=["name"]),
+        dialect.of(conn).insert_missing(signal_names, ["name"]),
         [{"name": name, "last_seq": 0} for name in wanted],
     )
     query = (
@@ -62,8 +62,7 @@ def lock_names(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
         .where(signal_names.c.name.in_(wanted))
         .order_by(signal_names.c.name)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = dialect.of(conn).lock(query)
     return {row.name: int(row.last_seq) for row in conn.execute(query)}
 
 
@@ -193,8 +192,7 @@ def _fill_slots(
             )
             .order_by(signal_slots.c.signal_index)
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+        query = dialect.of(conn).lock(query)
         slots = conn.execute(query).all()
         filled: dict[int, int] = {}
         for slot in slots:
@@ -330,8 +328,7 @@ def _release_waits(conn: sa.Connection, signal: SignalRow, now: float) -> list[t
         query = sa.select(signal_waits.c.wait_index).where(
             signal_waits.c.instance_pk == pk, signal_waits.c.step_id == step_id
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+        query = dialect.of(conn).lock(query)
         left = set(conn.execute(query).scalars())
         if index not in left:
             continue
@@ -348,7 +345,7 @@ def _release_waits(conn: sa.Connection, signal: SignalRow, now: float) -> list[t
         add_work(
             conn,
             [
-                {"kind": "signaled", "instance_pk": pk, "step_id": step_id, "due_at": now}
+                work_row(WorkKind.SIGNALED, pk, step_id=step_id, due_at=now)
                 for pk, step_id in released
             ],
         )

@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from podium.store.runs import append_events
 from podium.store.schema import trigger_failures
+from podium.store.timeline import append_events
 
 KEEP_PER_TRIGGER = 20
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from podium.definition.fields import seconds_of
+from podium.store import dialect
 from podium.store.schema import cron_triggers, fires
 from podium.timing.schedule import jitter_offset_s, next_fire_after
 
@@ -89,8 +89,7 @@ def sync_cron_trigger(
             .where(cron_triggers.c.workflow_id == workflow_id)
             .values(**values)
         )
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+    dialect.of(conn).notify(conn, NOTIFY_CHANNEL)
 
 
 def get_cron_trigger(conn: sa.Connection, workflow_id: str) -> CronTriggerRow | None:
@@ -109,8 +108,7 @@ def claim_due_triggers(conn: sa.Connection, *, now: float, limit: int) -> list[C
         .order_by(cron_triggers.c.due_at)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+    query = dialect.of(conn).lock(query, skip_locked=True)
     rows = [CronTriggerRow(**r._mapping) for r in conn.execute(query).all()]
     # One lock order for the workflow rows that numbering instances takes next.
     return sorted(rows, key=lambda r: r.workflow_id)
@@ -122,10 +120,9 @@ def record_fires(
     """Claim many ticks at once; returns those not fired before."""
     if not ticks:
         return set()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     rows = conn.execute(
-        insert(fires)
-        .on_conflict_do_nothing(index_elements=["workflow_id", "fire_time"])
+        dialect.of(conn)
+        .insert_missing(fires, ["workflow_id", "fire_time"])
         .returning(fires.c.workflow_id, fires.c.fire_time),
         [
             {"workflow_id": w, "fire_time": t, "instance_id": None, "created_at": now}

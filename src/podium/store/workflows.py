@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from podium.errors import VersionNotFound, WorkflowNotFound
-from podium.store import signals
-from podium.store.runs import append_events
+from podium.store import dialect, signals
 from podium.store.schema import workflow_versions, workflows
+from podium.store.timeline import append_events
 from podium.store.triggers import sync_cron_trigger
 
 
@@ -50,8 +50,8 @@ _WORKFLOW_COLUMNS = (
 
 def get_workflow(conn: sa.Connection, workflow_id: str, *, for_update: bool = False) -> WorkflowRow:
     query = sa.select(*_WORKFLOW_COLUMNS).where(workflows.c.workflow_id == workflow_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if for_update:
+        query = dialect.of(conn).lock(query)
     row = conn.execute(query).first()
     if row is None:
         raise WorkflowNotFound(f"no workflow {workflow_id!r} on this server; push it first")
@@ -76,7 +76,7 @@ def push_version(
     now: float,
 ) -> int:
     """Store version N+1; the unique (workflow, version) key makes racing pushes safe."""
-    if conn.dialect.name == "postgresql":
+    if dialect.of(conn).advisory_locks:
         # Serialise pushes of one id so version numbers never collide.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:w))"), {"w": workflow_id})
     current = conn.execute(
@@ -239,3 +239,13 @@ def definitions(
         ).where(sa.tuple_(workflow_versions.c.workflow_id, workflow_versions.c.version).in_(keys))
     ).all()
     return {(r.workflow_id, r.version): dict(r.definition) for r in rows}
+
+
+def load_definition(conn: sa.Connection, workflow_id: str, version: int) -> dict[str, Any]:
+    row = conn.execute(
+        sa.select(workflow_versions.c.definition).where(
+            workflow_versions.c.workflow_id == workflow_id,
+            workflow_versions.c.version == version,
+        )
+    ).scalar_one()
+    return dict(row)

@@ -59,7 +59,7 @@ class Scheduler:
         self._watching_since = self.clock()
         changes.subscribe(self.notify)
         targets: list[tuple[str, Callable[[], None]]] = [("podium-scheduler", self._run)]
-        if not self.db.is_sqlite:
+        if self.db.dialect.listen_notify:
             targets.append(("podium-scheduler-listen", self._listen))
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)

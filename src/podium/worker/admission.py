@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from podium.engine import strategy
 from podium.engine.states import ErrorKind, Halt, InstanceStatus
-from podium.store import runs
+from podium.store import admission as store_admission
 from podium.worker import instance_transitions
 
 if TYPE_CHECKING:
@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 def on_start(tx: Transaction, pk: int, workflow_id: str) -> None:
     """A new instance arrived: refuse it (first_only), supersede others (last_only), then
     admit what the limits allow, first come first."""
-    locked = runs.lock_workflow(tx.conn, workflow_id)
+    locked = store_admission.lock_workflow(tx.conn, workflow_id)
     if locked is None:
         return
     t = tx.instance(pk)
     if t is None or t.row.status != InstanceStatus.CREATED:
         return
     policy = _policy(tx, workflow_id, locked[1])
-    running = runs.running_instances(tx.conn, workflow_id)
+    running = store_admission.running_instances(tx.conn, workflow_id)
     refused = strategy.arrival_refused(policy, [i for _, i in running], t.row.instance_id)
     if refused:
         t.row.error = {"kind": ErrorKind.STOPPED.value, "message": refused}
@@ -37,7 +37,7 @@ def on_start(tx: Transaction, pk: int, workflow_id: str) -> None:
         return
     if strategy.superseded(policy):
         superseding = f"last_only: superseded by instance {t.row.instance_id}"
-        for older_pk, _ in running + runs.queued_instances(
+        for older_pk, _ in running + store_admission.queued_instances(
             tx.conn, workflow_id, 1000, before=t.row.instance_id
         ):
             older = tx.instance(older_pk)
@@ -46,12 +46,12 @@ def on_start(tx: Transaction, pk: int, workflow_id: str) -> None:
             instance_transitions.halt_instance(tx, older_pk, Halt.STOPPED)
     waiting = _admit(tx, workflow_id, policy, locked[0])
     if waiting is not None and t.row.status == InstanceStatus.CREATED:
-        runs.set_waiting(tx.conn, pk, waiting)
+        store_admission.set_waiting(tx.conn, pk, waiting)
 
 
 def admit_next(tx: Transaction, workflow_id: str) -> None:
     """An instance of the workflow ended (or it was unblocked): let the next ones in."""
-    locked = runs.lock_workflow(tx.conn, workflow_id)
+    locked = store_admission.lock_workflow(tx.conn, workflow_id)
     if locked is not None:
         _admit(tx, workflow_id, _policy(tx, workflow_id, locked[1]), locked[0])
 
@@ -60,19 +60,19 @@ def _admit(
     tx: Transaction, workflow_id: str, policy: strategy.Policy, unblocked: int
 ) -> str | None:
     """Start the oldest waiting instances while slots are free; the reason the others wait."""
-    running = len(runs.running_instances(tx.conn, workflow_id))
+    running = len(store_admission.running_instances(tx.conn, workflow_id))
     blocker = None
     if policy.strategy == "strict_sequential":
-        blocker = runs.first_blocker(tx.conn, workflow_id, unblocked)
+        blocker = store_admission.first_blocker(tx.conn, workflow_id, unblocked)
     free = 0 if blocker is not None else strategy.free_slots(policy, running)
-    queued = runs.queued_instances(tx.conn, workflow_id, free + 1)
+    queued = store_admission.queued_instances(tx.conn, workflow_id, free + 1)
     for pk, _ in queued[:free]:
-        runs.set_waiting(tx.conn, pk, None)
+        store_admission.set_waiting(tx.conn, pk, None)
         instance_transitions.start_instance(tx, pk)
     if len(queued) <= free:
         return None
     reason = strategy.waiting_reason(policy, running + free, blocker)
-    runs.set_waiting(tx.conn, queued[free][0], reason)
+    store_admission.set_waiting(tx.conn, queued[free][0], reason)
     return reason
 
 

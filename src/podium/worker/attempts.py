@@ -8,10 +8,13 @@ from podium.engine import rules
 from podium.engine.failures import Outcome, error_message, failure_kind
 from podium.engine.plan import StepPlan
 from podium.engine.states import TERMINAL_INSTANCE, ErrorKind, StepStatus
+from podium.engine.work import WorkKind, work_row
 from podium.expr import ExprError
-from podium.store import queue, runs
+from podium.store import attempts as store_attempts
+from podium.store import queue
+from podium.store import steps as store_steps
 from podium.worker import cascade, scopes
-from podium.worker.records import LaunchOrder, make_attempt_id, parse_attempt_id
+from podium.worker.orders import LaunchOrder, make_attempt_id, parse_attempt_id
 from podium.worker.transaction import Tracked, Transaction
 
 
@@ -24,7 +27,7 @@ def begin_attempt(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     except ExprError as exc:
         cascade.inputs_failed(tx, t, step, 1, exc)
         return
-    attempt = runs.start_attempt(tx.conn, row.pk, step.id, params=resolved, now=tx.now)
+    attempt = store_steps.start_attempt(tx.conn, row.pk, step.id, params=resolved, now=tx.now)
     if attempt is None:
         return
     attempt_id = make_attempt_id(row.pk, step.id, attempt)
@@ -34,7 +37,7 @@ def begin_attempt(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         attempt_dir /= f"{row.plan_path}[{row.iteration}]@{row.pk}"
     attempt_dir = attempt_dir / step.id / str(attempt)
     deadline = tx.now + step.timeout_s if step.timeout_s is not None else None
-    runs.add_attempt(
+    store_attempts.add_attempt(
         tx.conn,
         {
             "attempt_id": attempt_id,
@@ -50,14 +53,14 @@ def begin_attempt(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         },
     )
     tx.add_work(
-        {
-            "kind": "launch",
-            "instance_pk": row.pk,
-            "step_id": step.id,
-            "attempt": attempt,
-            "due_at": tx.now + tx.lease_s,
-            "lease_owner": tx.worker_id,
-        }
+        work_row(
+            WorkKind.LAUNCH,
+            row.pk,
+            step_id=step.id,
+            attempt=attempt,
+            due_at=tx.now + tx.lease_s,
+            lease_owner=tx.worker_id,
+        )
     )
     tx.event(t, step.id, "step.status", {"status": "RUNNING", "attempt": attempt})
     tx.launches.append(
@@ -72,7 +75,7 @@ def finish_attempt(tx: Transaction, attempt_id: str, outcome: Outcome) -> None:
         return  # another worker took this attempt over (or it was finished): not ours
     # A job found ended after a takeover ended when its exit was recorded, not now.
     at = min(outcome.ended_at or tx.now, tx.now)
-    ended = runs.end_attempt(tx.conn, attempt_id, exit_code=outcome.exit_code, now=at)
+    ended = store_attempts.end_attempt(tx.conn, attempt_id, exit_code=outcome.exit_code, now=at)
     t = tx.instance(pk)
     if t is None or ended is None:
         return
@@ -102,7 +105,7 @@ def _attempt_failed(
     cancel_reason: str | None,
     at: float,
 ) -> None:
-    state = runs.get_step(tx.conn, t.row.pk, step.id)
+    state = store_steps.get_step(tx.conn, t.row.pk, step.id)
     assert state is not None
     user = state.user_errors + (kind in (ErrorKind.USER, ErrorKind.TIMEOUT))
     platform = state.platform_errors + (kind is ErrorKind.PLATFORM)
@@ -134,7 +137,7 @@ def _attempt_failed(
         )
         return
     retry_at = tx.now + decision.delay_s
-    runs.update_step(
+    store_steps.update_step(
         tx.conn,
         t.row.pk,
         step.id,
@@ -160,13 +163,13 @@ def _attempt_failed(
         },
     )
     tx.add_work(
-        {
-            "kind": "retry",
-            "instance_pk": t.row.pk,
-            "step_id": step.id,
-            "attempt": state.attempt + 1,
-            "due_at": retry_at,
-        }
+        work_row(
+            WorkKind.RETRY,
+            t.row.pk,
+            step_id=step.id,
+            attempt=state.attempt + 1,
+            due_at=retry_at,
+        )
     )
 
 

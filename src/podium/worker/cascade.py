@@ -17,8 +17,10 @@ from podium.engine.states import (
     Halt,
     StepStatus,
 )
+from podium.engine.work import WorkKind, work_row
 from podium.expr import ExprError
-from podium.store import breakpoints, runs, signals
+from podium.store import breakpoints, signals
+from podium.store import steps as store_steps
 from podium.worker import (
     attempts,
     foreach,
@@ -65,7 +67,9 @@ def _make_ready(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         return
     if not t.slot_free():
         ready_seq = t.queue_for_slot()
-        runs.update_step(tx.conn, row.pk, step.id, expect=STARTABLE_STEP, ready_seq=ready_seq)
+        store_steps.update_step(
+            tx.conn, row.pk, step.id, expect=STARTABLE_STEP, ready_seq=ready_seq
+        )
         return
     t.take_slot()
     begin(tx, t, step)
@@ -103,7 +107,7 @@ def start_job(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     """Run the step now: its slot (and permits, if it carries tags) are taken."""
     pk = t.row.pk
     if step.type == "sleep":
-        runs.update_step(
+        store_steps.update_step(
             tx.conn,
             pk,
             step.id,
@@ -114,13 +118,13 @@ def start_job(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         )
         tx.event(t, step.id, "step.status", {"status": "RUNNING", "attempt": 1})
         tx.add_work(
-            {
-                "kind": "sleep_done",
-                "instance_pk": pk,
-                "step_id": step.id,
-                "attempt": 1,
-                "due_at": tx.now + (step.sleep_s or 0.0),
-            }
+            work_row(
+                WorkKind.SLEEP_DONE,
+                pk,
+                step_id=step.id,
+                attempt=1,
+                due_at=tx.now + (step.sleep_s or 0.0),
+            )
         )
     else:
         attempts.begin_attempt(tx, t, step)
@@ -159,7 +163,7 @@ def _pause(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         t.take_slot()
         inputs_failed(tx, t, step, 1, exc)
         return
-    runs.update_step(
+    store_steps.update_step(
         tx.conn,
         t.row.pk,
         step.id,
@@ -230,7 +234,7 @@ def end_step(
         values["attempt"] = attempt
     if started:
         values["started_at"] = tx.now
-    if not runs.update_step(tx.conn, row.pk, step.id, expect=LIVE_STEP, **values):
+    if not store_steps.update_step(tx.conn, row.pk, step.id, expect=LIVE_STEP, **values):
         return
     detail: dict[str, Any] = {"status": status.value}
     if reason:
@@ -248,7 +252,7 @@ def end_step(
         _halt_for(tx, t, step, status, halt, error)
     if t.halt is None:
         live = status is not StepStatus.SKIPPED
-        for dep_id, pending, live_deps in runs.release_dependents(
+        for dep_id, pending, live_deps in store_steps.release_dependents(
             tx.conn, row.pk, step.dependents, live=live
         ):
             if pending == 0:
@@ -289,7 +293,7 @@ def _pull_queued(tx: Transaction, t: Tracked) -> None:
     free = t.plan.step_concurrency - row.steps_active - _pending_ready(tx.ready, row.pk)
     if row.steps_queued <= 0 or free <= 0:
         return
-    for step_id in runs.take_queued_steps(tx.conn, row.pk, free):
+    for step_id in store_steps.take_queued_steps(tx.conn, row.pk, free):
         t.take_queued_slot()
         begin(tx, t, t.plan.steps[step_id])
 
@@ -316,13 +320,13 @@ def skip_step(tx: Transaction, pk: int, step_id: str) -> None:
     t = tx.instance(pk)
     if t is None or t.row.status in TERMINAL_INSTANCE:
         return
-    state = runs.get_step(tx.conn, pk, step_id)
+    state = store_steps.get_step(tx.conn, pk, step_id)
     if state is None:
         return
     if state.status in (StepStatus.WAITING_FOR_SIGNALS, StepStatus.PAUSED):
         signals.drop_waits(tx.conn, pk, step_id)
         t.take_slot()
-    elif state.status == StepStatus.CREATED and runs.queued_for_slot(tx.conn, pk, step_id):
+    elif state.status == StepStatus.CREATED and store_steps.queued_for_slot(tx.conn, pk, step_id):
         t.take_queued_slot()
     elif state.status != StepStatus.WAITING_FOR_PERMITS:
         return

@@ -17,8 +17,10 @@ from podium.engine import params
 from podium.engine.children import foreach_result, iteration_outcome
 from podium.engine.plan import StepPlan
 from podium.engine.states import Halt, InstanceStatus
+from podium.engine.work import WorkKind, work_row
 from podium.expr import ExprError, resolve
-from podium.store import runs
+from podium.store import instances as store_instances
+from podium.store import loops as store_loops
 from podium.worker import cascade, instance_transitions, scopes, subworkflow
 
 if TYPE_CHECKING:
@@ -42,9 +44,9 @@ def iteration_values(over: dict[str, list[Any]], index: int) -> dict[str, Any]:
 
 def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     assert step.foreach is not None
-    state = runs.loop_state(tx.conn, t.row.pk, step.id)
+    state = store_loops.loop_state(tx.conn, t.row.pk, step.id)
     if state[0].redo is not None:  # a restart: the same items, only those to redo
-        runs.resume_foreach(tx.conn, t.row.pk, step.id, now=tx.now)
+        store_loops.resume_foreach(tx.conn, t.row.pk, step.id, now=tx.now)
         tx.loops[(t.row.pk, step.id)] = state
         tx.event(t, step.id, "step.status", {"status": "RUNNING", "redo": len(state[0].redo)})
         tx.loops_due.append((t.row.pk, step.id))
@@ -57,7 +59,9 @@ def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         cascade.inputs_failed(tx, t, step, 1, exc)
         return
     total = math.prod(len(items) for items in over.values())
-    runs.begin_foreach(tx.conn, t.row.pk, step.id, params=own, over=over, total=total, now=tx.now)
+    store_loops.begin_foreach(
+        tx.conn, t.row.pk, step.id, params=own, over=over, total=total, now=tx.now
+    )
     tx.event(t, step.id, "step.status", {"status": "RUNNING", "iterations": total})
     tx.loops_due.append((t.row.pk, step.id))
 
@@ -122,7 +126,7 @@ def _launch_iterations(
         ]
     if not children:
         return
-    pks = runs.create_child_instances(tx.conn, children)
+    pks = store_instances.create_child_instances(tx.conn, children)
     counts.active += len(children)
     for pk, child in zip(pks, children, strict=True):
         tx.adopt_child(pk, child)
@@ -132,9 +136,7 @@ def _launch_iterations(
 def _continue_later(tx: Transaction, pk: int, step_id: str) -> None:
     if (pk, step_id) not in tx.more_requested:
         tx.more_requested.add((pk, step_id))
-        tx.add_work(
-            {"kind": "foreach_more", "instance_pk": pk, "step_id": step_id, "due_at": tx.now}
-        )
+        tx.add_work(work_row(WorkKind.FOREACH_MORE, pk, step_id=step_id, due_at=tx.now))
 
 
 def iteration_ended(tx: Transaction, child: Tracked) -> None:
@@ -160,11 +162,13 @@ def iteration_ended(tx: Transaction, child: Tracked) -> None:
 
 
 def stop_iterations(tx: Transaction, t: Tracked, step_id: str) -> None:
-    for child_pk in runs.live_children(tx.conn, t.row.pk, step_id):
+    for child_pk in store_instances.live_children(tx.conn, t.row.pk, step_id):
         instance_transitions.halt_instance(tx, child_pk, Halt.STOPPED)
 
 
-def _end_foreach(tx: Transaction, t: Tracked, step: StepPlan, counts: runs.LoopCounts) -> None:
+def _end_foreach(
+    tx: Transaction, t: Tracked, step: StepPlan, counts: store_loops.LoopCounts
+) -> None:
     status, error = foreach_result(
         failed=counts.failed,
         other=counts.other,
@@ -184,7 +188,7 @@ def foreach_scope(tx: Transaction, t: Tracked, names: tuple[str, ...]) -> dict[s
         step = t.plan.steps.get(name)
         if step is None or step.foreach is None:
             continue
-        per_step = runs.iteration_outputs(tx.conn, t.row.pk, name)
+        per_step = store_loops.iteration_outputs(tx.conn, t.row.pk, name)
         inner_ids = list(step.foreach.inner.steps) or list(per_step)
         scope[name] = subworkflow.steps_namespace(
             name, {inner: _columns(per_step.get(inner, [])) for inner in inner_ids}

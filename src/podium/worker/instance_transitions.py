@@ -11,12 +11,14 @@ from podium.engine.states import (
     StepStatus,
     check_instance_transition,
 )
-from podium.store import breakpoints, queue, runs
+from podium.engine.work import TIMER_KINDS, WorkKind, work_row
+from podium.store import admission as store_admission
+from podium.store import attempts as store_attempts
+from podium.store import breakpoints, queue
+from podium.store import steps as store_steps
 from podium.worker import cascade, foreach, signal_steps, subworkflow
-from podium.worker.records import CancelOrder
+from podium.worker.orders import CancelOrder
 from podium.worker.transaction import Tracked, Transaction
-
-_TIMER_KINDS = ("retry", "sleep_done")
 
 
 def start_instance(tx: Transaction, pk: int) -> None:
@@ -25,7 +27,7 @@ def start_instance(tx: Transaction, pk: int) -> None:
     if t is None or t.row.status != InstanceStatus.CREATED:
         return
     plan = t.plan
-    runs.create_steps(
+    store_steps.create_steps(
         tx.conn,
         pk,
         [
@@ -37,9 +39,7 @@ def start_instance(tx: Transaction, pk: int) -> None:
     t.row.started_at = tx.now
     set_instance_status(tx, t, InstanceStatus.IN_PROGRESS)
     if plan.timeout_s is not None:
-        tx.add_work(
-            {"kind": "instance_timeout", "instance_pk": pk, "due_at": tx.now + plan.timeout_s}
-        )
+        tx.add_work(work_row(WorkKind.INSTANCE_TIMEOUT, pk, due_at=tx.now + plan.timeout_s))
     for step in plan.roots:
         tx.ready.append((pk, step.id))
     cascade.drain_ready(tx)
@@ -52,14 +52,8 @@ def restart_instance(tx: Transaction, pk: int) -> None:
         return
     tx.event(t, None, "instance.restart", {"run": t.row.run})
     if t.plan.timeout_s is not None:
-        tx.add_work(
-            {
-                "kind": "instance_timeout",
-                "instance_pk": pk,
-                "due_at": tx.now + t.plan.timeout_s,
-            }
-        )
-    for step_id, live in runs.ready_after_restart(tx.conn, pk):
+        tx.add_work(work_row(WorkKind.INSTANCE_TIMEOUT, pk, due_at=tx.now + t.plan.timeout_s))
+    for step_id, live in store_steps.ready_after_restart(tx.conn, pk):
         cascade.release(tx, t, t.plan.steps[step_id], live)
     cascade.drain_ready(tx)
     verdict(tx, t)
@@ -84,8 +78,8 @@ def halt_instance(tx: Transaction, pk: int, halt: Halt) -> None:
 def cancel_running(tx: Transaction, t: Tracked, reason: str) -> None:
     """Kill the instance's jobs and end every step that waits (``reason``: stop,
     fail_fast, instance_timeout)."""
-    for attempt in runs.live_attempts(tx.conn, t.row.pk):
-        if runs.request_cancel(tx.conn, attempt.attempt_id, reason):
+    for attempt in store_attempts.live_attempts(tx.conn, t.row.pk):
+        if store_attempts.request_cancel(tx.conn, attempt.attempt_id, reason):
             tx.cancels.append(
                 CancelOrder(attempt.attempt_id, attempt.host, attempt.attempt_dir, reason)
             )
@@ -97,7 +91,7 @@ def cancel_running(tx: Transaction, t: Tracked, reason: str) -> None:
     waiting = breakpoints.paused_steps(tx.conn, t.row.pk)
     for _ in waiting:
         t.take_slot()  # ended below like running steps
-    for step_id in [*waiting, *queue.delete_instance_work(tx.conn, t.row.pk, _TIMER_KINDS)]:
+    for step_id in [*waiting, *queue.delete_instance_work(tx.conn, t.row.pk, TIMER_KINDS)]:
         if step_id is not None:
             cascade.end_step(
                 tx,
@@ -138,7 +132,7 @@ def verdict(tx: Transaction, t: Tracked) -> None:
         return
     if row.parent_pk is not None:
         subworkflow.subworkflow_ended(tx, t)
-    queue.delete_instance_work(tx.conn, row.pk, ("instance_timeout", "stop"))
+    queue.delete_instance_work(tx.conn, row.pk, (WorkKind.INSTANCE_TIMEOUT, WorkKind.STOP))
     tx.ended_instances.append((row.workflow_id, row.instance_id, status.value))
-    if row.parent_pk is None and runs.queued_instances(tx.conn, row.workflow_id, 1):
-        tx.add_work({"kind": "admit", "instance_pk": row.pk, "due_at": tx.now})
+    if row.parent_pk is None and store_admission.queued_instances(tx.conn, row.workflow_id, 1):
+        tx.add_work(work_row(WorkKind.ADMIT, row.pk, due_at=tx.now))

@@ -7,7 +7,6 @@ sleeps until the next due row, a finished job, or a notification: idle, it does 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -22,14 +21,18 @@ from podium import jobs
 from podium.config import Settings
 from podium.engine.plan import Plan, compile_plan
 from podium.engine.states import Halt
+from podium.engine.work import ADMISSION_KINDS, WorkKind
 from podium.expr import Budgets, ExprError
-from podium.store import Connection, DriverError, queue, runs
+from podium.store import Connection, DriverError, queue
+from podium.store import admission as store_admission
+from podium.store import attempts as store_attempts
 from podium.store import workers as store_workers
+from podium.store import workflows as store_workflows
 from podium.store.database import Database, is_retryable
 from podium.store.notify import listen_for_work
 from podium.worker import admission, foreach
 from podium.worker.advance import Advance
-from podium.worker.records import (
+from podium.worker.orders import (
     CancelOrder,
     LaunchOrder,
     Outcome,
@@ -41,16 +44,64 @@ log = logging.getLogger("podium.worker")
 
 IDLE_WAIT_S = 60.0
 
-_STEP_WORK: dict[str, Callable[[Advance, int, str], None]] = {
-    "retry": Advance.retry_step,
-    "sleep_done": Advance.sleep_done,
-    "foreach_more": foreach.top_up_loop,
-    "permit": Advance.permit_granted,
-    "signaled": Advance.signals_arrived,
-    "skip": Advance.skip_step,
-    "resume": Advance.resume_step,
+WorkHandler = Callable[["Worker", Advance, queue.WorkItem], None]
+
+
+def _start(worker: Worker, advance: Advance, item: queue.WorkItem) -> None:
+    workflow_id = store_admission.instance_workflow(advance.conn, item.instance_pk)
+    if workflow_id is not None:
+        admission.on_start(advance, item.instance_pk, workflow_id)
+
+
+def _admit(worker: Worker, advance: Advance, item: queue.WorkItem) -> None:
+    workflow_id = store_admission.instance_workflow(advance.conn, item.instance_pk)
+    if workflow_id is not None and workflow_id not in advance.admitted:
+        # Many instances of a workflow ending together need one admission.
+        advance.admitted.add(workflow_id)
+        admission.admit_next(advance, workflow_id)
+
+
+def _take_over(worker: Worker, advance: Advance, item: queue.WorkItem) -> None:
+    worker._take_over(advance, item)
+
+
+def _on_step(apply: Callable[[Advance, int, str], None]) -> WorkHandler:
+    """A handler of work about one step of an instance."""
+
+    def handle(worker: Worker, advance: Advance, item: queue.WorkItem) -> None:
+        assert item.step_id is not None
+        apply(advance, item.instance_pk, item.step_id)
+
+    return handle
+
+
+def _on_instance(apply: Callable[[Advance, int], None]) -> WorkHandler:
+    def handle(worker: Worker, advance: Advance, item: queue.WorkItem) -> None:
+        apply(advance, item.instance_pk)
+
+    return handle
+
+
+WORK_HANDLERS: dict[str, WorkHandler] = {
+    WorkKind.START: _start,
+    WorkKind.ADMIT: _admit,
+    WorkKind.LAUNCH: _take_over,
+    WorkKind.RETRY: _on_step(Advance.retry_step),
+    WorkKind.SLEEP_DONE: _on_step(Advance.sleep_done),
+    WorkKind.FOREACH_MORE: _on_step(foreach.top_up_loop),
+    WorkKind.PERMIT: _on_step(Advance.permit_granted),
+    WorkKind.SIGNALED: _on_step(Advance.signals_arrived),
+    WorkKind.SKIP: _on_step(Advance.skip_step),
+    WorkKind.RESUME: _on_step(Advance.resume_step),
+    WorkKind.RESTART: _on_instance(Advance.restart_instance),
+    WorkKind.STOP: _on_instance(lambda advance, pk: advance.halt_instance(pk, Halt.STOPPED)),
+    WorkKind.INSTANCE_TIMEOUT: _on_instance(
+        lambda advance, pk: advance.halt_instance(pk, Halt.TIMED_OUT)
+    ),
 }
-"""Work rows about one step of an instance, and what applies each."""
+"""What applies each kind of work row (keyed by ``WorkKind``, which equals the stored text)."""
+_ROW_STAYS = frozenset({WorkKind.LAUNCH})
+"""Kinds whose row stays after dispatch: a launch's, leased to its worker until the job ends."""
 POISON_DELAY_S = 5.0
 
 
@@ -64,6 +115,11 @@ class Worker:
         self.worker_id = f"{settings.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.supervisor = jobs.Supervisor(grace_s=settings.kill_grace_s)
         self.wake = threading.Event()
+        # Set while the engine has nothing to do now: no job result waiting, no row due, and
+        # no notify or result since it looked. Tests wait for it instead of sleeping.
+        self.idle = threading.Event()
+        self._generation = 0
+        self._generation_lock = threading.Lock()
         self._stopping = threading.Event()
         self._completions: deque[tuple[str, Outcome]] = deque()
         self._plans: dict[tuple[str, int], Plan] = {}
@@ -83,13 +139,13 @@ class Worker:
                 pid=os.getpid(),
                 started_at=self.clock(),
             )
-            if self.db.is_sqlite:
+            if self.db.dialect.single_engine:
                 queue.release_all_leases(conn, now=self.clock())
         targets: list[tuple[str, Callable[[], None]]] = [
             ("podium-engine", self._run),
             ("podium-heartbeat", self._heartbeat),
         ]
-        if not self.db.is_sqlite:
+        if self.db.dialect.listen_notify:
             targets.append(("podium-listen", self._listen))
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -110,7 +166,19 @@ class Worker:
                 store_workers.record_stop(conn, self.worker_id, stopped_at=self.clock())
 
     def notify(self) -> None:
+        self._bump()
         self.wake.set()
+
+    def _bump(self) -> None:
+        """Something may have changed since the engine last looked: it is not idle."""
+        with self._generation_lock:
+            self._generation += 1
+            self.idle.clear()
+
+    def _mark_idle(self, seen: int) -> None:
+        with self._generation_lock:
+            if self._generation == seen:
+                self.idle.set()
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -133,20 +201,23 @@ class Worker:
 
     def _idle(self) -> None:
         self.wake.clear()
+        seen = self._generation  # a notify after this one is looked at before idle is set
         if self._completions:
             return
         with self.db.read() as conn:
             due = queue.next_due_at(conn, owner=self.worker_id)
-        # On SQLite every new row comes from this process, which wakes us; on PostgreSQL a
-        # notification could be lost while the listener reconnects, hence a rare look.
-        longest = None if self.db.is_sqlite else IDLE_WAIT_S
+        # With one engine every new row comes from this process, which wakes us; with
+        # several, a notification could be lost while the listener reconnects: a rare look.
+        longest = None if self.db.dialect.single_engine else IDLE_WAIT_S
         if due is None:
             timeout = longest
         else:
             timeout = max(0.0, due - self.clock())
             timeout = timeout if longest is None else min(timeout, longest)
-        if timeout is None or timeout > 0:
+        if timeout is None or timeout > 0:  # nothing is due now
+            self._mark_idle(seen)
             self.wake.wait(timeout)
+            self.idle.clear()  # woken, or a row fell due: it looks again
 
     def run_once(self) -> bool:
         """One transaction: finished jobs, then due work. True if more may be waiting.
@@ -170,7 +241,7 @@ class Worker:
                     limit=limit,
                 )
                 # Admission locks its workflow before its instances: not locked here.
-                pks = {i.instance_pk for i in items if i.kind not in ("start", "admit")} | {
+                pks = {i.instance_pk for i in items if i.kind not in ADMISSION_KINDS} | {
                     parse_attempt_id(a)[0] for a, _ in completions
                 }
                 for pk in sorted(pks):
@@ -257,42 +328,27 @@ class Worker:
             lease_s=self.settings.lease_s,
             load_plan=self._plan,
             budgets=self.budgets,
-            inline_grants=self.db.is_sqlite,
+            inline_grants=self.db.dialect.single_engine,
         )
 
     def _plan(self, conn: Connection, workflow_id: str, version: int) -> Plan:
         key = (workflow_id, version)
         plan = self._plans.get(key)
         if plan is None:
-            plan = compile_plan(workflow_id, version, runs.load_definition(conn, *key))
+            plan = compile_plan(workflow_id, version, store_workflows.load_definition(conn, *key))
             self._plans[key] = plan
         return plan
 
     def _dispatch(self, advance: Advance, item: queue.WorkItem) -> None:
-        kind = item.kind
-        if kind in ("start", "admit"):
-            workflow_id = runs.instance_workflow(advance.conn, item.instance_pk)
-            if workflow_id is not None and kind == "start":
-                admission.on_start(advance, item.instance_pk, workflow_id)
-            elif workflow_id is not None and workflow_id not in advance.admitted:
-                # Many instances of a workflow ending together need one admission.
-                advance.admitted.add(workflow_id)
-                admission.admit_next(advance, workflow_id)
-        elif kind == "launch":
-            self._take_over(advance, item)
-            return  # the row stays, leased to us, until the job ends
-        elif kind in _STEP_WORK:
-            assert item.step_id is not None
-            _STEP_WORK[kind](advance, item.instance_pk, item.step_id)
-        elif kind == "restart":
-            advance.restart_instance(item.instance_pk)
-        elif kind == "stop":
-            advance.halt_instance(item.instance_pk, Halt.STOPPED)
-        elif kind == "instance_timeout":
-            advance.halt_instance(item.instance_pk, Halt.TIMED_OUT)
+        handler = WORK_HANDLERS.get(item.kind)
+        if handler is None:
+            log.error(
+                "unknown work kind", extra={"event": "worker.unknown_kind", "kind": item.kind}
+            )
         else:
-            log.error("unknown work kind", extra={"event": "worker.unknown_kind", "kind": kind})
-        queue.finish_work(advance.conn, item.id, owner=self.worker_id)
+            handler(self, advance, item)
+        if item.kind not in _ROW_STAYS:
+            queue.finish_work(advance.conn, item.id, owner=self.worker_id)
 
     # -- jobs -------------------------------------------------------------------------
 
@@ -300,11 +356,11 @@ class Worker:
         """A launch whose worker died (or this process before a restart): re-attach."""
         assert item.step_id is not None and item.attempt is not None
         attempt_id = make_attempt_id(item.instance_pk, item.step_id, item.attempt)
-        attempt = runs.get_attempt(advance.conn, attempt_id)
+        attempt = store_attempts.get_attempt(advance.conn, attempt_id)
         if attempt is None or attempt.status != "RUNNING":
             queue.finish_work(advance.conn, item.id, owner=self.worker_id)
             return
-        runs.update_attempt(advance.conn, attempt_id, worker_id=self.worker_id)
+        store_attempts.update_attempt(advance.conn, attempt_id, worker_id=self.worker_id)
         log.info(
             "taking over attempt",
             extra={
@@ -432,6 +488,7 @@ class Worker:
 
     def _report(self, attempt_id: str, outcome: Outcome) -> None:
         self._completions.append((attempt_id, outcome))
+        self._bump()
         self.wake.set()
 
     # -- leases and notifications -----------------------------------------------------
@@ -441,9 +498,16 @@ class Worker:
         while not self._stopping.wait(interval):
             if self.supervisor.watching() == 0:
                 continue
-            with contextlib.suppress(Exception), self.db.transaction() as conn:
-                queue.extend_leases(
-                    conn, owner=self.worker_id, until=self.clock() + self.settings.lease_s
+            try:
+                with self.db.transaction() as conn:
+                    queue.extend_leases(
+                        conn, owner=self.worker_id, until=self.clock() + self.settings.lease_s
+                    )
+            except Exception:
+                # The next beat tries again; leases last three beats.
+                log.exception(
+                    "heartbeat failed; leases not extended",
+                    extra={"event": "worker.heartbeat_error"},
                 )
 
     def _listen(self) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from podium.engine.failures import halt_message, stopped_error
 from podium.engine.states import STARTABLE_STEP, StepStatus
-from podium.store import permits, runs
+from podium.engine.work import WorkKind, work_row
+from podium.store import permits
+from podium.store import steps as store_steps
 from podium.worker import cascade
 from podium.worker.transaction import Transaction
 
@@ -14,7 +16,7 @@ def permit_granted(tx: Transaction, pk: int, step_id: str) -> None:
     t = tx.instance(pk)
     if t is None:
         return
-    state = runs.get_step(tx.conn, pk, step_id)
+    state = store_steps.get_step(tx.conn, pk, step_id)
     if state is None or state.status != StepStatus.WAITING_FOR_PERMITS:
         # It ended (stopped) after the grant: the permit goes to the next in line.
         tx.permit_returns.append((pk, step_id))
@@ -41,7 +43,7 @@ def settle_permits(tx: Transaction) -> None:
         if tx.inline_grants and tx.instance(pk, skip_locked=True) is not None:
             permit_granted(tx, pk, step_id)
         else:
-            tx.add_work({"kind": "permit", "instance_pk": pk, "step_id": step_id, "due_at": tx.now})
+            tx.add_work(work_row(WorkKind.PERMIT, pk, step_id=step_id, due_at=tx.now))
     for pk, step_id, granted in asks:
         t = tx.instances[pk]
         step = t.plan.steps[step_id]
@@ -59,7 +61,7 @@ def settle_permits(tx: Transaction) -> None:
         if waits_for is None:
             cascade.start_job(tx, t, step)
             continue
-        runs.update_step(
+        store_steps.update_step(
             tx.conn, pk, step_id, expect=STARTABLE_STEP, status=StepStatus.WAITING_FOR_PERMITS
         )
         tx.event(t, step_id, "step.status", {"status": "WAITING_FOR_PERMITS", "tag": waits_for})

@@ -7,8 +7,8 @@ from typing import Any
 from podium.engine import params, rules
 from podium.engine.plan import StepPlan
 from podium.expr import Namespace
-from podium.store import runs
-from podium.templates.registry import template_job
+from podium.job_templates.registry import template_job
+from podium.store import steps as store_steps
 from podium.worker import foreach, subworkflow
 from podium.worker.transaction import Tracked, Transaction
 
@@ -17,10 +17,10 @@ def scope(tx: Transaction, t: Tracked, step: StepPlan) -> dict[str, Any]:
     """The names ``step``'s expressions see. Inside an iteration, steps outside the
     foreach are read from the enclosing instances, and ``loop.index`` is its index."""
     local = [n for n in step.reads_outputs_of if n in t.plan.steps]
-    upstream = runs.step_outputs(tx.conn, t.row.pk, local)
+    upstream = store_steps.step_outputs(tx.conn, t.row.pk, local)
     outer = [n for n in step.reads_outputs_of if n not in t.plan.steps]
     if outer:
-        upstream = {**runs.enclosing_outputs(tx.conn, t.row.parent_pk, outer), **upstream}
+        upstream = {**store_steps.enclosing_outputs(tx.conn, t.row.parent_pk, outer), **upstream}
     names = params.step_scope(t.row.params, upstream, run=t.run(), signal=t.signal())
     names.update(foreach.foreach_scope(tx, t, tuple(local)))
     names.update(subworkflow.subworkflow_scope(tx, t, tuple(local)))

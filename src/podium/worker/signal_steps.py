@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from podium.control.starts import start_active
 from podium.engine.failures import stopped_error
 from podium.engine.plan import StepPlan
 from podium.engine.states import STARTABLE_STEP, TERMINAL_INSTANCE, StepStatus
 from podium.expr import ExprError, Namespace, resolve
-from podium.store import Connection, runs, signals
-from podium.triggers.start import start_active
+from podium.store import Connection, signals
+from podium.store import steps as store_steps
 from podium.worker import cascade, scopes
 from podium.worker.transaction import Tracked, Transaction
 
@@ -38,7 +39,7 @@ def signals_there(tx: Transaction, t: Tracked, step: StepPlan) -> bool:
     if not missing:
         return True
     signals.add_waits(tx.conn, t.row.pk, step.id, missing, tx.now)
-    runs.update_step(
+    store_steps.update_step(
         tx.conn, t.row.pk, step.id, expect=STARTABLE_STEP, status=StepStatus.WAITING_FOR_SIGNALS
     )
     tx.event(
@@ -58,7 +59,7 @@ def signals_arrived(tx: Transaction, pk: int, step_id: str) -> None:
     t = tx.instance(pk)
     if t is None or t.row.status in TERMINAL_INSTANCE or t.halt is not None:
         return
-    state = runs.get_step(tx.conn, pk, step_id)
+    state = store_steps.get_step(tx.conn, pk, step_id)
     if state is None or state.status != StepStatus.WAITING_FOR_SIGNALS:
         return
     tx.signaled.add((pk, step_id))
@@ -71,9 +72,9 @@ def stop_waiters(tx: Transaction, t: Tracked, message: str) -> None:
     never ran. (A step waiting for signals holds no slot; it is counted as it ends.)"""
     error = stopped_error(message)
     pk = t.row.pk
-    for step_id in runs.steps_in_status(tx.conn, pk, StepStatus.WAITING_FOR_PERMITS):
+    for step_id in store_steps.steps_in_status(tx.conn, pk, StepStatus.WAITING_FOR_PERMITS):
         cascade.end_step(tx, t, t.plan.steps[step_id], StepStatus.STOPPED, error=error)
-    waiting = runs.steps_in_status(tx.conn, pk, StepStatus.WAITING_FOR_SIGNALS)
+    waiting = store_steps.steps_in_status(tx.conn, pk, StepStatus.WAITING_FOR_SIGNALS)
     if waiting:
         signals.drop_waits(tx.conn, pk)
     for step_id in waiting:

@@ -16,7 +16,8 @@ from podium.engine.states import InstanceStatus, StepStatus
 from podium.errors import PodiumError
 from podium.expr import ExprError, Namespace, resolve
 from podium.store import instances as store_instances
-from podium.store import runs
+from podium.store import loops as store_loops
+from podium.store import steps as store_steps
 from podium.worker import cascade, instance_transitions, scopes
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def begin_subworkflow(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     except (ExprError, PodiumError) as exc:
         cascade.inputs_failed(tx, t, step, 1, ExprError(f"subworkflow: {exc.message}"))
         return
-    child_pk = runs.create_child_instances(tx.conn, [child])[0]
+    child_pk = store_instances.create_child_instances(tx.conn, [child])[0]
     version, child_id = child["version"], child["instance_id"]
     link = {
         "workflow": ref.workflow,
@@ -44,7 +45,7 @@ def begin_subworkflow(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         "instance_id": child_id,
         "params": overrides,
     }
-    runs.update_step(
+    store_steps.update_step(
         tx.conn,
         t.row.pk,
         step.id,
@@ -65,7 +66,7 @@ def iteration_children(
     indices: list[int],
     over: dict[str, list[Any]],
     base: dict[str, Any],
-    counts: runs.LoopCounts,
+    counts: store_loops.LoopCounts,
 ) -> list[dict[str, Any]]:
     """The child instances of a foreach that runs a workflow per iteration. An iteration whose
     instance cannot be made (an unknown workflow, params it refuses) counts as failed."""
@@ -173,7 +174,7 @@ def subworkflow_ended(tx: Transaction, child: Tracked) -> None:
     if parent is None:
         return
     step = parent.plan.steps[row.parent_step]
-    outputs = runs.step_outputs(tx.conn, row.pk, list(child.plan.steps))
+    outputs = store_steps.step_outputs(tx.conn, row.pk, list(child.plan.steps))
     kept = {step_id: values for step_id, values in outputs.items() if values}
     where = f"subworkflow {row.workflow_id!r} instance {row.instance_id}"
     status, error = subworkflow_result(
@@ -186,7 +187,7 @@ def subworkflow_scope(tx: Transaction, t: Tracked, names: tuple[str, ...]) -> di
     """``report.send.id``: the output ``id`` of step ``send`` of the subworkflow of ``report``."""
     scope: dict[str, Any] = {}
     wanted = [n for n in names if (s := t.plan.steps.get(n)) is not None and s.subworkflow]
-    for name, outputs in runs.step_outputs(tx.conn, t.row.pk, wanted).items():
+    for name, outputs in store_steps.step_outputs(tx.conn, t.row.pk, wanted).items():
         scope[name] = steps_namespace(name, outputs)
     return scope
 

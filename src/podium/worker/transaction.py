@@ -23,9 +23,13 @@ from podium.engine import params
 from podium.engine.plan import Plan, StepPlan
 from podium.engine.states import Halt
 from podium.expr import Budgets, Namespace
-from podium.store import Connection, breakpoints, queue, runs
-from podium.store.runs import InstanceRow, LoopCounts
-from podium.worker.records import CancelOrder, LaunchOrder
+from podium.store import Connection, breakpoints, queue
+from podium.store import instances as store_instances
+from podium.store import loops as store_loops
+from podium.store import timeline as store_timeline
+from podium.store.instances import InstanceRow
+from podium.store.loops import LoopCounts
+from podium.worker.orders import CancelOrder, LaunchOrder
 
 PlanLoader = Callable[[Connection, str, int], Plan]
 LoopState = tuple[LoopCounts, dict[str, list[Any]], dict[str, Any]]
@@ -125,7 +129,7 @@ class Transaction:
     def instance(self, pk: int, *, skip_locked: bool = False) -> Tracked | None:
         tracked = self.instances.get(pk)
         if tracked is None:
-            row = runs.lock_instance(self.conn, pk, skip_locked=skip_locked)
+            row = store_instances.lock_instance(self.conn, pk, skip_locked=skip_locked)
             if row is None:
                 return None
             plan = self.load_plan(self.conn, row.workflow_id, row.version).at(row.plan_path)
@@ -168,7 +172,7 @@ class Transaction:
         key = (pk, step_id)
         state = self.loops.get(key)
         if state is None:
-            state = self.loops[key] = runs.loop_state(self.conn, pk, step_id)
+            state = self.loops[key] = store_loops.loop_state(self.conn, pk, step_id)
         return state
 
     def breakpoints(self, t: Tracked) -> frozenset[str]:
@@ -237,10 +241,10 @@ class Transaction:
     def write(self) -> None:
         """Write the loops' counts, the changed instances, the work and the events."""
         for (pk, step_id), (counts, _, _) in self.loops.items():
-            runs.save_loop(self.conn, pk, step_id, counts)
+            store_loops.save_loop(self.conn, pk, step_id, counts)
         for tracked in self.instances.values():
             if tracked.dirty:
                 tracked.row.halt = tracked.halt.value if tracked.halt else None
-                runs.save_instance(self.conn, tracked.row)
+                store_instances.save_instance(self.conn, tracked.row)
         queue.add_work(self.conn, self._work)
-        runs.append_events(self.conn, self._timeline, self._outbox)
+        store_timeline.append_events(self.conn, self._timeline, self._outbox)

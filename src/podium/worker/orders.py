@@ -9,7 +9,7 @@ from typing import Any
 
 from podium.engine.failures import Outcome
 from podium.engine.plan import StepPlan
-from podium.store.runs import InstanceRow
+from podium.store.instances import InstanceRow
 
 __all__ = ["CancelOrder", "LaunchOrder", "Outcome", "make_attempt_id", "parse_attempt_id"]
 
