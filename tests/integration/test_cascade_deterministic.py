@@ -287,12 +287,6 @@ def test_on_failure_fail_fast_stops_the_running_step(engine: Engine) -> None:
     assert engine.status("modes", iid) == "FAILED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known engine bug, kept as is by a no-behaviour-change refactor: a sleep step "
-    "started in the same transaction as a fail_fast failure has no timer row yet, so it is "
-    "not stopped and stays RUNNING in a FAILED instance",
-)
 def test_on_failure_fail_fast_stops_a_sleep_started_in_the_same_turn(engine: Engine) -> None:
     engine.push(ON_FAILURE.replace("MODE", "fail_fast"))
     iid = engine.start("modes")

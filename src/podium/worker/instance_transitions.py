@@ -91,7 +91,11 @@ def cancel_running(tx: Transaction, t: Tracked, reason: str) -> None:
     waiting = breakpoints.paused_steps(tx.conn, t.row.pk)
     for _ in waiting:
         t.take_slot()  # ended below like running steps
-    for step_id in [*waiting, *queue.delete_instance_work(tx.conn, t.row.pk, TIMER_KINDS)]:
+    timers = [
+        *queue.delete_instance_work(tx.conn, t.row.pk, TIMER_KINDS),
+        *tx.drop_work(t.row.pk, TIMER_KINDS),  # set in this transaction, not written yet
+    ]
+    for step_id in [*waiting, *timers]:
         if step_id is not None:
             cascade.end_step(
                 tx,

@@ -14,7 +14,7 @@ towards the worker loop.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +206,14 @@ class Transaction:
     def add_work(self, row: dict[str, Any]) -> None:
         """A work row (a timer, a launch lease, a hand-on), written at the end."""
         self._work.append(row)
+
+    def drop_work(self, instance_pk: int, kinds: Sequence[str]) -> list[str | None]:
+        """Take back the rows of these kinds not yet written for an instance (a timer set
+        in this very transaction); returns their step ids, as the store's delete does."""
+        wanted = {str(k) for k in kinds}
+        dropped = [w for w in self._work if w["instance_pk"] == instance_pk and w["kind"] in wanted]
+        self._work = [w for w in self._work if not any(w is d for d in dropped)]
+        return [w.get("step_id") for w in dropped]
 
     def event(
         self,
