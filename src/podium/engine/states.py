@@ -123,3 +123,10 @@ STARTABLE_STEP: tuple[StepStatus, ...] = tuple(
     if s is not StepStatus.RUNNING and StepStatus.RUNNING in STEP_TRANSITIONS[s]
 )
 """Statuses a step can start running from (and wait or queue again from)."""
+
+LIVE_INSTANCE: tuple[InstanceStatus, ...] = tuple(
+    s for s in InstanceStatus if s not in TERMINAL_INSTANCE
+)
+"""Statuses an instance can still change from."""
+FAILED_INSTANCE: tuple[InstanceStatus, ...] = (InstanceStatus.FAILED, InstanceStatus.TIMED_OUT)
+"""Ends that hold a strict_sequential workflow's queue until restart or unblock."""

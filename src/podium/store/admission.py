@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.states import FAILED_INSTANCE
 from podium.store import dialect
 from podium.store.schema import instances, workflows
 
@@ -65,7 +66,7 @@ def first_blocker(conn: sa.Connection, workflow_id: str, unblocked_through: int)
         sa.select(sa.func.min(instances.c.instance_id)).where(
             instances.c.workflow_id == workflow_id,
             instances.c.parent_pk.is_(None),
-            instances.c.status.in_(["FAILED", "TIMED_OUT"]),
+            instances.c.status.in_(FAILED_INSTANCE),
             instances.c.instance_id > unblocked_through,
         )
     ).scalar_one_or_none()

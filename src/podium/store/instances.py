@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.states import LIVE_INSTANCE
+from podium.engine.topics import Topic
 from podium.engine.work import WorkKind, work_row
 from podium.errors import InstanceNotFound, WorkflowNotFound
 from podium.store import dialect
@@ -75,14 +77,14 @@ def create_instance(
                 "instance_pk": pk,
                 "step_id": None,
                 "at": now,
-                "event": "instance.status",
+                "event": Topic.INSTANCE_STATUS.value,
                 "detail": detail,
             }
         ],
         [
             {
                 "at": now,
-                "topic": "instance.status",
+                "topic": Topic.INSTANCE_STATUS.value,
                 "key": f"{workflow_id}/{instance_id}",
                 "payload": {"workflow_id": workflow_id, "instance_id": instance_id, **detail},
             }
@@ -147,14 +149,14 @@ def create_instances(conn: sa.Connection, rows: Sequence[NewInstance], *, now: f
                 "instance_pk": pk,
                 "step_id": None,
                 "at": now,
-                "event": "instance.status",
+                "event": Topic.INSTANCE_STATUS.value,
                 "detail": detail,
             }
         )
         outbox_rows.append(
             {
                 "at": now,
-                "topic": "instance.status",
+                "topic": Topic.INSTANCE_STATUS.value,
                 "key": f"{r.workflow_id}/{r.instance_id}",
                 "payload": {"workflow_id": r.workflow_id, "instance_id": r.instance_id, **detail},
             }
@@ -324,7 +326,7 @@ def live_children(conn: sa.Connection, instance_pk: int, step_id: str) -> list[i
             sa.select(instances.c.pk).where(
                 instances.c.parent_pk == instance_pk,
                 instances.c.parent_step == step_id,
-                instances.c.status.in_(["CREATED", "IN_PROGRESS", "PAUSED"]),
+                instances.c.status.in_(LIVE_INSTANCE),
             )
         ).scalars()
     )

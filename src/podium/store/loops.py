@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.states import STARTABLE_STEP
 from podium.store.schema import instances, steps
 
 
@@ -66,7 +67,7 @@ def begin_foreach(
         .where(
             steps.c.instance_pk == instance_pk,
             steps.c.step_id == step_id,
-            steps.c.status.in_(["CREATED", "PAUSED", "WAITING_FOR_SIGNALS"]),
+            steps.c.status.in_(STARTABLE_STEP),  # a foreach never waits for permits,
         )
         .values(
             status="RUNNING",

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from podium.definition.matching import matches
+from podium.engine.topics import Topic
 from podium.engine.work import WorkKind, work_row
 from podium.store import dialect
 from podium.store.queue import add_work
@@ -120,7 +121,9 @@ def announce(
     if source:
         payload["source"] = dict(source)
     append_events(
-        conn, [], [{"at": now, "topic": "signal.announced", "key": name, "payload": payload}]
+        conn,
+        [],
+        [{"at": now, "topic": Topic.SIGNAL_ANNOUNCED.value, "key": name, "payload": payload}],
     )
     announced = Announced(row, duplicate=False)
     announced.started, announced.failed = _fill_slots(conn, row, start_instance)

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.states import STARTABLE_STEP
 from podium.store.schema import instances, steps
 
 
@@ -76,7 +77,7 @@ def start_attempt(
         .where(
             steps.c.instance_pk == instance_pk,
             steps.c.step_id == step_id,
-            steps.c.status.in_(["CREATED", "PAUSED", "WAITING_FOR_PERMITS", "WAITING_FOR_SIGNALS"]),
+            steps.c.status.in_(STARTABLE_STEP),
         )
         .values(
             status="RUNNING",

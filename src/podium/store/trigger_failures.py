@@ -14,12 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.topics import Topic
 from podium.store.schema import trigger_failures
 from podium.store.timeline import append_events
 
 KEEP_PER_TRIGGER = 20
 
-TOPIC = "trigger.failed"
+TOPIC = Topic.TRIGGER_FAILED.value
 
 
 @dataclass(frozen=True)

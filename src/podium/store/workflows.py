@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from podium.engine.topics import Topic
 from podium.errors import VersionNotFound, WorkflowNotFound
 from podium.store import dialect, signals
 from podium.store.schema import workflow_versions, workflows
@@ -119,7 +120,13 @@ def push_version(
     if activate:
         sync_cron_trigger(conn, workflow_id, version, definition, now=now)
         sync_signal_trigger(conn, workflow_id, version, definition)
-    _announce(conn, "workflow.pushed", workflow_id, {"version": version, "active": activate}, now)
+    _announce(
+        conn,
+        Topic.WORKFLOW_PUSHED.value,
+        workflow_id,
+        {"version": version, "active": activate},
+        now,
+    )
     if activate:
         _announce_active(
             conn, workflow_id, version, current.active_version if current else None, now
@@ -203,10 +210,12 @@ def _announce_active(
     conn: sa.Connection, workflow_id: str, version: int | None, previous: int | None, now: float
 ) -> None:
     if version is None:
-        _announce(conn, "workflow.deactivated", workflow_id, {"previous_version": previous}, now)
+        _announce(
+            conn, Topic.WORKFLOW_DEACTIVATED.value, workflow_id, {"previous_version": previous}, now
+        )
     else:
         payload = {"version": version, "previous_version": previous}
-        _announce(conn, "workflow.activated", workflow_id, payload, now)
+        _announce(conn, Topic.WORKFLOW_ACTIVATED.value, workflow_id, payload, now)
 
 
 def _announce(

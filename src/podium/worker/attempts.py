@@ -8,6 +8,7 @@ from podium.engine import rules
 from podium.engine.failures import Outcome, error_message, failure_kind
 from podium.engine.plan import StepPlan
 from podium.engine.states import TERMINAL_INSTANCE, ErrorKind, StepStatus
+from podium.engine.topics import Topic
 from podium.engine.work import WorkKind, work_row
 from podium.expr import ExprError
 from podium.store import attempts as store_attempts
@@ -62,7 +63,7 @@ def begin_attempt(tx: Transaction, t: Tracked, step: StepPlan) -> None:
             lease_owner=tx.worker_id,
         )
     )
-    tx.event(t, step.id, "step.status", {"status": "RUNNING", "attempt": attempt})
+    tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "attempt": attempt})
     tx.launches.append(
         LaunchOrder(attempt_id, row, step, attempt, resolved, script, attempt_dir, deadline)
     )
@@ -82,7 +83,7 @@ def finish_attempt(tx: Transaction, attempt_id: str, outcome: Outcome) -> None:
     cancel_reason = ended
     step = t.plan.steps[step_id]
     for milestone_at, text in outcome.milestones:
-        tx.event(t, step_id, "step.milestone", {"text": text}, at=milestone_at)
+        tx.event(t, step_id, Topic.STEP_MILESTONE, {"text": text}, at=milestone_at)
     kind = failure_kind(outcome, cancel_reason)
     too_big = rules.outputs_problem(outcome.outputs, tx.budgets.string_size)
     if kind is None and too_big:
@@ -153,7 +154,7 @@ def _attempt_failed(
     tx.event(
         t,
         step.id,
-        "step.retry",
+        Topic.STEP_RETRY,
         {
             "status": "CREATED",
             "attempt": state.attempt,

@@ -17,6 +17,7 @@ from podium.engine.states import (
     Halt,
     StepStatus,
 )
+from podium.engine.topics import Topic
 from podium.engine.work import WorkKind, work_row
 from podium.expr import ExprError
 from podium.store import breakpoints, signals
@@ -116,7 +117,7 @@ def start_job(tx: Transaction, t: Tracked, step: StepPlan) -> None:
             attempt=1,
             started_at=tx.now,
         )
-        tx.event(t, step.id, "step.status", {"status": "RUNNING", "attempt": 1})
+        tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "attempt": 1})
         tx.add_work(
             work_row(
                 WorkKind.SLEEP_DONE,
@@ -171,7 +172,7 @@ def _pause(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         status=StepStatus.PAUSED,
         params=resolved,
     )
-    tx.event(t, step.id, "step.status", {"status": "PAUSED", "reason": "breakpoint"})
+    tx.event(t, step.id, Topic.STEP_STATUS, {"status": "PAUSED", "reason": "breakpoint"})
 
 
 def _noop(tx: Transaction, t: Tracked, step: StepPlan) -> None:
@@ -241,7 +242,7 @@ def end_step(
         detail["reason"] = reason
     if error:
         detail["error"] = {"kind": error["kind"], "message": error["message"]}
-    tx.event(t, step.id, "step.status", detail)
+    tx.event(t, step.id, Topic.STEP_STATUS, detail)
     t.return_slot()
     if step.takes_permits and tx.step_tags(t, step):
         tx.permit_returns.append((row.pk, step.id))
@@ -309,7 +310,7 @@ def resume_step(tx: Transaction, pk: int, step_id: str) -> None:
         return
     if breakpoints.step_status(tx.conn, pk, step_id) != StepStatus.PAUSED:
         return
-    tx.event(t, step_id, "step.resumed", {})
+    tx.event(t, step_id, Topic.STEP_RESUMED, {})
     tx.resumed.add((pk, step_id))
     tx.ready.append((pk, step_id))
     drain_ready(tx)

@@ -17,6 +17,7 @@ from podium.engine import params
 from podium.engine.children import foreach_result, iteration_outcome
 from podium.engine.plan import StepPlan
 from podium.engine.states import Halt, InstanceStatus
+from podium.engine.topics import Topic
 from podium.engine.work import WorkKind, work_row
 from podium.expr import ExprError, resolve
 from podium.store import instances as store_instances
@@ -48,7 +49,7 @@ def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     if state[0].redo is not None:  # a restart: the same items, only those to redo
         store_loops.resume_foreach(tx.conn, t.row.pk, step.id, now=tx.now)
         tx.loops[(t.row.pk, step.id)] = state
-        tx.event(t, step.id, "step.status", {"status": "RUNNING", "redo": len(state[0].redo)})
+        tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "redo": len(state[0].redo)})
         tx.loops_due.append((t.row.pk, step.id))
         return
     try:
@@ -62,7 +63,7 @@ def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     store_loops.begin_foreach(
         tx.conn, t.row.pk, step.id, params=own, over=over, total=total, now=tx.now
     )
-    tx.event(t, step.id, "step.status", {"status": "RUNNING", "iterations": total})
+    tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "iterations": total})
     tx.loops_due.append((t.row.pk, step.id))
 
 

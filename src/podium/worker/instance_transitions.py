@@ -11,6 +11,7 @@ from podium.engine.states import (
     StepStatus,
     check_instance_transition,
 )
+from podium.engine.topics import Topic
 from podium.engine.work import TIMER_KINDS, WorkKind, work_row
 from podium.store import admission as store_admission
 from podium.store import attempts as store_attempts
@@ -50,7 +51,7 @@ def restart_instance(tx: Transaction, pk: int) -> None:
     t = tx.instance(pk)
     if t is None or t.row.status != InstanceStatus.IN_PROGRESS:
         return
-    tx.event(t, None, "instance.restart", {"run": t.row.run})
+    tx.event(t, None, Topic.INSTANCE_RESTART, {"run": t.row.run})
     if t.plan.timeout_s is not None:
         tx.add_work(work_row(WorkKind.INSTANCE_TIMEOUT, pk, due_at=tx.now + t.plan.timeout_s))
     for step_id, live in store_steps.ready_after_restart(tx.conn, pk):
@@ -111,7 +112,7 @@ def set_instance_status(tx: Transaction, t: Tracked, status: InstanceStatus) -> 
     t.row.status = status.value
     t.dirty = True
     if t.row.iteration is None:  # an iteration is summed up by its foreach step
-        tx.event(t, None, "instance.status", {"status": status.value})
+        tx.event(t, None, Topic.INSTANCE_STATUS, {"status": status.value})
 
 
 def verdict(tx: Transaction, t: Tracked) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from podium.engine.failures import halt_message, stopped_error
 from podium.engine.states import STARTABLE_STEP, StepStatus
+from podium.engine.topics import Topic
 from podium.engine.work import WorkKind, work_row
 from podium.store import permits
 from podium.store import steps as store_steps
@@ -64,7 +65,7 @@ def settle_permits(tx: Transaction) -> None:
         store_steps.update_step(
             tx.conn, pk, step_id, expect=STARTABLE_STEP, status=StepStatus.WAITING_FOR_PERMITS
         )
-        tx.event(t, step_id, "step.status", {"status": "WAITING_FOR_PERMITS", "tag": waits_for})
+        tx.event(t, step_id, Topic.STEP_STATUS, {"status": "WAITING_FOR_PERMITS", "tag": waits_for})
 
 
 def settle(tx: Transaction) -> None:

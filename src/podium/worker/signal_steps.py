@@ -8,6 +8,7 @@ from podium.control.starts import start_active
 from podium.engine.failures import stopped_error
 from podium.engine.plan import StepPlan
 from podium.engine.states import STARTABLE_STEP, TERMINAL_INSTANCE, StepStatus
+from podium.engine.topics import Topic
 from podium.expr import ExprError, Namespace, resolve
 from podium.store import Connection, signals
 from podium.store import steps as store_steps
@@ -45,7 +46,7 @@ def signals_there(tx: Transaction, t: Tracked, step: StepPlan) -> bool:
     tx.event(
         t,
         step.id,
-        "step.status",
+        Topic.STEP_STATUS,
         {
             "status": "WAITING_FOR_SIGNALS",
             "signals": [{"name": name, "match": match} for _, name, match in missing],
@@ -105,7 +106,7 @@ def emit(tx: Transaction, t: Tracked, step: StepPlan, outputs: dict[str, Any]) -
             values = resolve(dict(raw), names, tx.budgets)
         except ExprError as exc:
             message = f"signal {name!r} not announced: its params failed: {exc.message}"
-            tx.event(t, step.id, "step.emit_failed", {"name": name, "message": message})
+            tx.event(t, step.id, Topic.STEP_EMIT_FAILED, {"name": name, "message": message})
             continue
         announced = signals.announce(
             tx.conn,
@@ -115,4 +116,4 @@ def emit(tx: Transaction, t: Tracked, step: StepPlan, outputs: dict[str, Any]) -
             start_instance=start_for_trigger,
             source=source,
         )
-        tx.event(t, step.id, "step.emitted", {"name": name, "seq": announced.signal.seq})
+        tx.event(t, step.id, Topic.STEP_EMITTED, {"name": name, "seq": announced.signal.seq})

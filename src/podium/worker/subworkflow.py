@@ -13,6 +13,7 @@ from podium.engine import params
 from podium.engine.children import subworkflow_result
 from podium.engine.plan import StepPlan, SubworkflowRef
 from podium.engine.states import InstanceStatus, StepStatus
+from podium.engine.topics import Topic
 from podium.errors import PodiumError
 from podium.expr import ExprError, Namespace, resolve
 from podium.store import instances as store_instances
@@ -55,7 +56,7 @@ def begin_subworkflow(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         params=link,
         started_at=tx.now,
     )
-    tx.event(t, step.id, "step.status", {"status": "RUNNING", "subworkflow": link})
+    tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "subworkflow": link})
     instance_transitions.start_instance(tx, child_pk)
 
 
@@ -91,7 +92,7 @@ def iteration_children(
             tx.event(
                 t,
                 step.id,
-                "step.iteration_failed",
+                Topic.STEP_ITERATION_FAILED,
                 {"iteration": index, "message": f"subworkflow: {exc.message}"},
             )
     return children

@@ -22,6 +22,7 @@ from typing import Any
 from podium.engine import params
 from podium.engine.plan import Plan, StepPlan
 from podium.engine.states import Halt
+from podium.engine.topics import Topic
 from podium.expr import Budgets, Namespace
 from podium.store import Connection, breakpoints, queue
 from podium.store import instances as store_instances
@@ -219,7 +220,7 @@ class Transaction:
         self,
         t: Tracked,
         step_id: str | None,
-        event: str,
+        event: Topic,
         detail: dict[str, Any],
         at: float | None = None,
     ) -> None:
@@ -230,7 +231,7 @@ class Transaction:
                 "instance_pk": row.pk,
                 "step_id": step_id,
                 "at": self.now if at is None else at,
-                "event": event,
+                "event": event.value,
                 "detail": detail,
             }
         )
@@ -240,7 +241,7 @@ class Transaction:
         self._outbox.append(
             {
                 "at": self.now if at is None else at,
-                "topic": event,
+                "topic": event.value,
                 "key": f"{row.workflow_id}/{row.instance_id}",
                 "payload": payload,
             }
