@@ -200,7 +200,7 @@ def running_podium(
         db, parse_sinks(tuple(event_sinks)), poll_s=0.1, retry_s=0.05, max_retry_s=0.5
     )
     publisher.start()
-    app = create_app(db, on_work=worker.notify)
+    app = create_app(db, on_work=worker.notify, plans=worker.plans)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)

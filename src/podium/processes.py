@@ -59,7 +59,7 @@ def run_server(
     worker = Worker(db, settings, clock=process_clock())
     worker.start()
     services = _background_services(db, settings, worker)
-    app = create_app(db, on_work=worker.notify, clock=worker.clock)
+    app = create_app(db, on_work=worker.notify, clock=worker.clock, plans=worker.plans)
     try:
         _serve(app, host, port, on_ready=_logged(on_ready, settings.db_url))
     finally:

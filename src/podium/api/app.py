@@ -30,6 +30,7 @@ from podium.api import (
     routes_workflows,
 )
 from podium.api.docs_pages import add_docs_pages
+from podium.control.plans import PlanCache, PlanOf
 from podium.control.services import Services
 from podium.errors import PodiumError
 from podium.store.database import Database
@@ -42,8 +43,10 @@ def create_app(
     *,
     on_work: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.time,
+    plans: PlanOf | None = None,
 ) -> FastAPI:
-    """The API over ``db``; ``on_work`` wakes an engine in the same process, if any."""
+    """The API over ``db``; ``on_work`` wakes an engine in the same process, if any, and
+    ``plans`` is that engine's plan cache, shared."""
     app = FastAPI(
         title="Podium",
         version=__version__,
@@ -51,7 +54,7 @@ def create_app(
         docs_url=None,  # served by add_docs_pages, from the package rather than a CDN
         redoc_url=None,
     )
-    app.state.podium = Services(db=db, on_work=on_work, clock=clock)
+    app.state.podium = Services(db=db, on_work=on_work, clock=clock, plans=plans or PlanCache())
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

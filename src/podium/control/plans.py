@@ -1,4 +1,5 @@
-"""Compiled plans of stored versions, read and compiled once per process."""
+"""Compiled plans of stored versions, read and compiled once per process: the one cache
+the API, the triggers and the engine share."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class PlanCache:
         key = (workflow_id, version)
         cached = self._plans.get(key)
         if cached is None:
-            definition = store_workflows.get_version(conn, workflow_id, version).definition
+            definition = store_workflows.load_definition(conn, workflow_id, version)
             cached = compile_plan(workflow_id, version, definition)
             if len(self._plans) > self.size:
                 self._plans.clear()

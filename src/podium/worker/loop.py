@@ -19,7 +19,7 @@ from pathlib import Path
 
 from podium import jobs
 from podium.config import Settings
-from podium.engine.plan import Plan, compile_plan
+from podium.control.plans import PlanCache
 from podium.engine.states import Halt
 from podium.engine.work import ADMISSION_KINDS, WorkKind
 from podium.expr import Budgets, ExprError
@@ -27,7 +27,6 @@ from podium.store import Connection, DriverError, queue
 from podium.store import admission as store_admission
 from podium.store import attempts as store_attempts
 from podium.store import workers as store_workers
-from podium.store import workflows as store_workflows
 from podium.store.database import Database, is_retryable
 from podium.store.notify import listen_for_work
 from podium.worker import admission, foreach
@@ -122,7 +121,8 @@ class Worker:
         self._generation_lock = threading.Lock()
         self._stopping = threading.Event()
         self._completions: deque[tuple[str, Outcome]] = deque()
-        self._plans: dict[tuple[str, int], Plan] = {}
+        self.plans = PlanCache()
+        """Compiled plans, shared with the API when it runs in this process."""
         self._threads: list[threading.Thread] = []
         self.on_instance_end: Callable[[str, int, str], None] | None = None
         self._careful = False
@@ -326,18 +326,10 @@ class Worker:
             host=self.settings.host,
             data_dir=self.settings.data_dir,
             lease_s=self.settings.lease_s,
-            load_plan=self._plan,
+            load_plan=self.plans,
             budgets=self.budgets,
             inline_grants=self.db.dialect.single_engine,
         )
-
-    def _plan(self, conn: Connection, workflow_id: str, version: int) -> Plan:
-        key = (workflow_id, version)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = compile_plan(workflow_id, version, store_workflows.load_definition(conn, *key))
-            self._plans[key] = plan
-        return plan
 
     def _dispatch(self, advance: Advance, item: queue.WorkItem) -> None:
         handler = WORK_HANDLERS.get(item.kind)
