@@ -3,7 +3,6 @@ pusher named by ``X-Podium-User`` owns what it pushes."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from fastapi import FastAPI
 from podium.api.app import create_app
 from podium.store.database import Database
 from podium.store.migrate import upgrade
-from tests.support import Podium
+from tests.support import InProcessApi, Podium
 
 SECRET = "SELECT password FROM accounts -- /srv/podium/secret"
 
@@ -36,12 +35,7 @@ def app(tmp_path: Path) -> Iterator[FastAPI]:
 
 
 def call(app: FastAPI, method: str, path: str) -> httpx.Response:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://podium") as client:
-            return await client.request(method, path)
-
-    return asyncio.run(send())
+    return InProcessApi(app).request(method, path)
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import httpx
 import pytest
-import uvicorn
 
 from podium.api.app import create_app
 from podium.control.identity import caller_named
@@ -17,36 +13,24 @@ from podium.control.workflows import push_workflow
 from podium.definition import load_workflow
 from podium.store.database import Database
 from podium.store.migrate import upgrade
-from tests.support import free_port
+from tests.support import InProcessApi
 from tests.unit.test_cron_dst_property import engine, every_transition
 
 
 @pytest.fixture
-def api(db_url: str) -> Iterator[tuple[Database, httpx.Client]]:
-    """The API alone, with no engine or scheduler to move the trigger on."""
+def api(db_url: str) -> Iterator[tuple[Database, InProcessApi]]:
+    """The API alone, in this process, with no engine or scheduler to move the trigger on."""
     db = Database(db_url)
     upgrade(db)
-    port = free_port()
-    config = uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "API did not start"
-            time.sleep(0.01)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            yield db, client
+        yield db, InProcessApi(create_app(db))
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         db.dispose()
 
 
 @pytest.mark.parametrize(("zone", "moment"), list(every_transition()), ids=str)
 def test_info_lists_what_the_engine_fires(
-    api: tuple[Database, httpx.Client], zone: str, moment: datetime
+    api: tuple[Database, InProcessApi], zone: str, moment: datetime
 ) -> None:
     db, client = api
     pushed_at = moment - timedelta(minutes=61)
