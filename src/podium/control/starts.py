@@ -91,7 +91,15 @@ def start(svc: Services, request: StartRequest, caller: Caller) -> Started:
             now=now,
             budgets=svc.budgets,
         )
-        _create(conn, numbered.workflow_id, numbered.instance_id, number, resolved, trigger, now)
+        store_instances.create_instance(
+            conn,
+            workflow_id=numbered.workflow_id,
+            instance_id=numbered.instance_id,
+            version=number,
+            params=resolved,
+            trigger=dict(trigger),
+            now=now,
+        )
         return Started(request.workflow_id, numbered.instance_id, number)
 
     started = svc.db.run_transaction(create)
@@ -133,26 +141,6 @@ def dry_run(svc: Services, request: StartRequest, caller: Caller) -> DryRun:
     return DryRun(request.workflow_id, number, resolved, steps)
 
 
-def _create(
-    conn: Connection,
-    workflow_id: str,
-    instance_id: int,
-    version: int,
-    resolved: dict[str, Any],
-    trigger: Mapping[str, Any],
-    now: float,
-) -> None:
-    store_instances.create_instance(
-        conn,
-        workflow_id=workflow_id,
-        instance_id=instance_id,
-        version=version,
-        params=resolved,
-        trigger=dict(trigger),
-        now=now,
-    )
-
-
 def start_for_trigger(
     conn: Connection,
     workflow_id: str,
@@ -177,7 +165,15 @@ def start_for_trigger(
     )
     if isinstance(resolved, TriggerFailure):
         return resolved
-    _create(conn, workflow_id, numbered.instance_id, active, resolved, trigger, now)
+    store_instances.create_instance(
+        conn,
+        workflow_id=workflow_id,
+        instance_id=numbered.instance_id,
+        version=active,
+        params=resolved,
+        trigger=dict(trigger),
+        now=now,
+    )
     return numbered.instance_id
 
 

@@ -45,16 +45,7 @@ def queued_instances(
     conn: sa.Connection, workflow_id: str, limit: int, *, before: int | None = None
 ) -> list[tuple[int, int]]:
     """(pk, instance_id) of instances waiting to start, first come first."""
-    query = (
-        sa.select(instances.c.pk, instances.c.instance_id)
-        .where(
-            instances.c.workflow_id == workflow_id,
-            instances.c.status == "CREATED",
-            instances.c.parent_pk.is_(None),
-        )
-        .order_by(instances.c.instance_id)
-        .limit(limit)
-    )
+    query = _waiting_to_start(workflow_id, limit, instances.c.pk, instances.c.instance_id)
     if before is not None:
         query = query.where(instances.c.instance_id < before)
     return [(r.pk, r.instance_id) for r in conn.execute(query).all()]
@@ -89,13 +80,22 @@ def queued(conn: sa.Connection, workflow_id: str, *, limit: int) -> list[Any]:
     """Instances waiting to start, first come first, with why they wait."""
     return list(
         conn.execute(
-            sa.select(instances.c.instance_id, instances.c.waiting)
-            .where(
-                instances.c.workflow_id == workflow_id,
-                instances.c.status == "CREATED",
-                instances.c.parent_pk.is_(None),
-            )
-            .order_by(instances.c.instance_id)
-            .limit(limit)
+            _waiting_to_start(workflow_id, limit, instances.c.instance_id, instances.c.waiting)
         ).all()
+    )
+
+
+def _waiting_to_start(
+    workflow_id: str, limit: int, *columns: sa.ColumnElement[Any]
+) -> sa.Select[Any]:
+    """A workflow's top-level instances waiting to start, first come first."""
+    return (
+        sa.select(*columns)
+        .where(
+            instances.c.workflow_id == workflow_id,
+            instances.c.status == "CREATED",
+            instances.c.parent_pk.is_(None),
+        )
+        .order_by(instances.c.instance_id)
+        .limit(limit)
     )
