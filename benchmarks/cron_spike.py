@@ -30,6 +30,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from podium.credentials import ServerAuth
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import drop_pg_database, free_port, fresh_pg_database, print_table, wait_healthy
 
@@ -72,7 +74,7 @@ def push_all(url: str, count: int) -> float:
     started = time.perf_counter()
 
     def push(chunk: range) -> None:
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, timeout=60, auth=ServerAuth(url)) as client:
             for i in chunk:
                 yaml = YAML.format(wf=f"nightly_{i:05d}")
                 client.post("/api/v1/workflows", json={"yaml": yaml}).raise_for_status()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from podium.credentials import ServerAuth
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from observe import run_to_end
 from run import FOREACH_YAML, drop_pg_database, fresh_pg_database, podium, print_table
@@ -36,7 +38,7 @@ def measure(db: str, iterations: int) -> dict[str, str]:
     with (
         tempfile.TemporaryDirectory() as home,
         podium(db, Path(home), procs) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
+        httpx.Client(base_url=url, timeout=60, auth=ServerAuth(url)) as client,
     ):
         wf = f"scale_{uuid.uuid4().hex[:6]}"
         client.post(

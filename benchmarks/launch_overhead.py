@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import yaml
 
+from podium.credentials import ServerAuth
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from observe import seen_done, start
 from run import drop_pg_database, fresh_pg_database, podium, print_table
@@ -127,7 +129,7 @@ def measure(db: str, repeat: int, kinds: list[JobKind]) -> dict[str, str]:
     with (
         tempfile.TemporaryDirectory() as home,
         podium(db, Path(home)) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
+        httpx.Client(base_url=url, timeout=30, auth=ServerAuth(url)) as client,
     ):
         results = {}
         for kind in kinds:

@@ -34,6 +34,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from podium.credentials import ServerAuth
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from observe import all_seen_done, run_to_end, start
 
@@ -159,7 +161,7 @@ def measure(db: str, repeat: int) -> dict[str, str]:
     with (
         tempfile.TemporaryDirectory() as home,
         podium(db, Path(home)) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
+        httpx.Client(base_url=url, timeout=30, auth=ServerAuth(url)) as client,
     ):
         chain(client, 20, "noop", 1)  # warm up: plan cache, connections
         w1 = chain(client, 100, "noop", repeat)

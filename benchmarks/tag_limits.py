@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from podium.credentials import ServerAuth
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from observe import all_seen_done, start
 from run import drop_pg_database, fresh_pg_database, podium, print_table
@@ -54,7 +56,7 @@ def measure(db: str, steps: int, limit: int) -> dict[str, str]:
     with (
         tempfile.TemporaryDirectory() as home,
         podium(db, Path(home)) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
+        httpx.Client(base_url=url, timeout=60, auth=ServerAuth(url)) as client,
     ):
         wf = f"tagged_{uuid.uuid4().hex[:6]}"
         trace = Path(home) / "trace"

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import Podium, fresh_pg_url, running_podium
+
+# The CLI's credentials and the runtime files of servers the tests start (which hold their
+# admin tokens) go to a directory of this test run, never to the user's ~/.config/podium.
+os.environ["PODIUM_CONFIG_DIR"] = tempfile.mkdtemp(prefix="podium-test-config-")
+os.environ.pop("PODIUM_TOKEN", None)
+# Run as root (CI), an engine refuses the jobs of owners mapped to no OS user. Tests about
+# something else run theirs as root, as before; those about identity unset this.
+os.environ.setdefault("PODIUM_RUN_UNMAPPED_AS", "root")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

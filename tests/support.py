@@ -22,6 +22,7 @@ import uvicorn
 
 from podium.api.app import create_app
 from podium.config import Settings
+from podium.control.principals import bootstrap_admin, local_admin_token
 from podium.events.publisher import Publisher
 from podium.events.urls import parse_sinks
 from podium.store.database import Database
@@ -118,6 +119,8 @@ class Podium:
     worker: Worker
     client: httpx.Client
     data_dir: Path
+    admin_token: str = ""
+    """The token the client sends: an admin's (``tester``)."""
 
     def push(self, yaml: str, *, active: bool = True) -> dict[str, Any]:
         response = self.client.post("/api/v1/workflows", json={"yaml": yaml, "active": active})
@@ -206,13 +209,14 @@ def running_podium(
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    token = admin_token(db)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=bearer(token))
     try:
         deadline = time.monotonic() + 10
         while not server.started:
             assert time.monotonic() < deadline, "API did not start"
             time.sleep(0.01)
-        yield Podium(db, worker, client, data_dir)
+        yield Podium(db, worker, client, data_dir, token)
     finally:
         client.close()
         server.should_exit = True
@@ -220,6 +224,24 @@ def running_podium(
         publisher.stop()
         worker.stop()
         db.dispose()
+
+
+TEST_ADMIN = "tester"
+
+
+def admin_token(db: Database) -> str:
+    """A token of the admin ``tester``: the first principal of a fresh database, or one more
+    token for it on a database that has principals already."""
+    token = bootstrap_admin(db, TEST_ADMIN, os_user=None, now=time.time())
+    if token is None:
+        token = local_admin_token(
+            db, f"test-{uuid.uuid4().hex[:8]}", principal=TEST_ADMIN, now=time.time()
+        )
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def job_spans(trace: Path) -> dict[str, tuple[float, float]]:
@@ -251,13 +273,17 @@ def max_overlap(spans: list[tuple[float, float]]) -> int:
 class InProcessApi:
     """The API app called in this process, with no server, port or thread (ASGI in memory)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, token: str | None = None) -> None:
+        """``token``: sent as the bearer of every request (None: requests carry no token)."""
         self.app = app
+        self.headers = bearer(token) if token else {}
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://podium") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://podium", headers=self.headers
+            ) as client:
                 return await client.request(method, path, **kwargs)
 
         return asyncio.run(send())

@@ -32,6 +32,11 @@ class Settings:
     # Where the outbox is delivered (``PODIUM_EVENT_SINKS``); see docs/events.md.
     event_sinks: tuple[str, ...] = ()
     event_poll_s: float = 0.25
+    # On a root worker: the OS login jobs of an owner mapped to none run as
+    # (``PODIUM_RUN_UNMAPPED_AS``); None refuses them. See docs/security.md.
+    run_unmapped_as: str | None = field(
+        default_factory=lambda: os.environ.get("PODIUM_RUN_UNMAPPED_AS") or None
+    )
 
     @classmethod
     def from_env(cls, db_url: str | None = None) -> Settings:

@@ -78,3 +78,19 @@ class EngineLocked(PodiumError):
     """Another engine already runs on this SQLite database."""
 
     code = "engine_locked"
+
+
+class Unauthenticated(PodiumError):
+    """No identity, or one that no longer holds (expired, revoked, disabled)."""
+
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 1
+
+
+class Forbidden(PodiumError):
+    """The caller is known but lacks the role the action needs; the message names it."""
+
+    code = "forbidden"
+    http_status = 403
+    exit_code = 1

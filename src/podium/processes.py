@@ -9,16 +9,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import uvicorn
 from fastapi import FastAPI
 
+from podium import credentials
 from podium.api.app import create_app
-from podium.config import Settings
-from podium.control.workflows import load_files
-from podium.errors import InvalidInput
+from podium.api.context import AuthSettings
+from podium.config import Settings, podium_home
+from podium.control import principals
+from podium.control.workflows import load_files, os_user
+from podium.errors import InvalidInput, Unauthenticated
 from podium.events.publisher import start_publisher
 from podium.logs import configure_logging
 from podium.store.database import Database
@@ -53,16 +57,20 @@ def run_server(
 ) -> None:
     """API, engine and triggers in one process: the embedded default."""
     configure_logging()
+    auth = _auth_for(host)
     db, settings = open_database(db_url, engine=True)
     if load:
         load_files(db, list(load), now=process_clock()())
+    admin = local_admin(db, auth)
     worker = Worker(db, settings, clock=process_clock())
     worker.start()
     services = _background_services(db, settings, worker)
-    app = create_app(db, on_work=worker.notify, clock=worker.clock, plans=worker.plans)
+    app = create_app(db, on_work=worker.notify, clock=worker.clock, plans=worker.plans, auth=auth)
+    ready = _announced(_logged(on_ready, settings.db_url), admin)
     try:
-        _serve(app, host, port, on_ready=_logged(on_ready, settings.db_url))
+        _serve(app, host, port, on_ready=ready)
     finally:
+        ready.forget()
         for service in reversed(services):
             service.stop()
         worker.stop()
@@ -77,11 +85,15 @@ def run_api(*, db_url: str, host: str, port: int, on_ready: OnReady = lambda _ur
             "podium api runs apart from the engine only on PostgreSQL; on SQLite use "
             "`podium server`, which runs both in one process"
         )
+    auth = _auth_for(host)
     db, settings = open_database(db_url)
-    app = create_app(db, clock=process_clock())
+    admin = local_admin(db, auth)
+    app = create_app(db, clock=process_clock(), auth=auth)
+    ready = _announced(_logged(on_ready, settings.db_url), admin)
     try:
-        _serve(app, host, port, on_ready=_logged(on_ready, settings.db_url))
+        _serve(app, host, port, on_ready=ready)
     finally:
+        ready.forget()
         db.dispose()
 
 
@@ -162,6 +174,109 @@ def listening_url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+ADMIN_TOKEN_FILE = "admin.token"
+"""Under PODIUM_HOME: the token of the first admin, written once when the server bootstraps."""
+
+
+def _auth_for(host: str) -> AuthSettings:
+    """The API's authentication; ``PODIUM_AUTH=none`` only on a loopback address."""
+    auth = AuthSettings.from_env()
+    if auth.mode == "none" and host not in LOOPBACK_HOSTS:
+        raise InvalidInput(
+            f"PODIUM_AUTH=none lets anyone who reaches the port act as an admin; it is refused "
+            f"on --host {host}. Listen on 127.0.0.1, or leave PODIUM_AUTH unset (tokens)"
+        )
+    return auth
+
+
+@dataclass(frozen=True)
+class LocalAdmin:
+    """The admin token this process tells its own user's CLI about, and where it is kept."""
+
+    name: str
+    token: str
+    path: Path
+    created: bool
+
+
+def local_admin(db: Database, auth: AuthSettings) -> LocalAdmin | None:
+    """The first admin, made when the database has no principal yet, and its token.
+
+    The admin is the OS user who started the server (jobs run as that user). Its token is
+    written once to PODIUM_HOME/admin.token (0600); a later start reads it back from there, so
+    the CLI of the same user keeps working with no login. None when authentication is off, or
+    the file is gone or no longer valid (log in with a token instead).
+    """
+    if auth.mode == "none":
+        return None
+    path = podium_home() / ADMIN_TOKEN_FILE
+    name = _principal_name(os_user())
+    token = principals.bootstrap_admin(db, name, os_user=os_user(), now=process_clock()())
+    if token is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        credentials.write_private(path, token + "\n")
+        log.info(
+            f"created the admin {name}; its token is in {path}",
+            extra={"event": "identity.bootstrap", "admin": name, "token_file": str(path)},
+        )
+        return LocalAdmin(name, token, path, created=True)
+    stored = credentials.read_private_text(path)
+    if stored is None:
+        return None
+    try:
+        principals.authenticate_token(db, stored.strip(), now=process_clock()())
+    except Unauthenticated:
+        return None
+    return LocalAdmin(name, stored.strip(), path, created=False)
+
+
+def _principal_name(user: str | None) -> str:
+    """A principal name for an OS login (``admin`` when it has none or an odd one)."""
+    from podium.definition.fields import principal_name_problem
+
+    if user and principal_name_problem(user) is None:
+        return user
+    return "admin"
+
+
+class _Announcer:
+    """On ready: tells this user's CLI the server's URL and admin token (a 0600 file under
+    the config directory, as Jupyter does), and prints where the token is."""
+
+    def __init__(self, on_ready: OnReady, admin: LocalAdmin | None) -> None:
+        self._on_ready = on_ready
+        self._admin = admin
+        self._url: str | None = None
+
+    def __call__(self, url: str) -> None:
+        admin = self._admin
+        if admin is not None:
+            self._url = url
+            try:
+                credentials.write_server_file(url, admin.token, admin.path)
+            except OSError as exc:
+                log.warning(
+                    f"could not tell the CLI where this server is: {exc}",
+                    extra={"event": "identity.runtime_file", "error": str(exc)},
+                )
+        self._on_ready(url)
+        if admin is not None and admin.created:
+            print(
+                f"Created the admin {admin.name}; its token is in {admin.path} (podium commands "
+                "run by this user find it; anyone else: podium login)",
+                flush=True,
+            )
+
+    def forget(self) -> None:
+        if self._url is not None:
+            credentials.remove_server_file(self._url)
+
+
+def _announced(on_ready: OnReady, admin: LocalAdmin | None) -> _Announcer:
+    return _Announcer(on_ready, admin)
 
 
 def _logged(on_ready: OnReady, db_url: str) -> OnReady:

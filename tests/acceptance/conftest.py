@@ -38,14 +38,20 @@ class Cli:
     server: str
     home: Path
     cwd: Path
+    env: tuple[tuple[str, str], ...] = ()
+    """More environment: ``(("PODIUM_CONFIG_DIR", other),)`` is another user's CLI."""
 
-    def __call__(self, *args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, timeout_s: float = 120.0, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PODIUM_SERVER": self.server, "PODIUM_HOME": str(self.home)}
+        env.update(dict(self.env))
         env.pop("NO_COLOR", None)
         return subprocess.run(
             podium_command(*args),
             cwd=self.cwd,
             env=env,
+            input=input if input is not None else "",
             capture_output=True,
             text=True,
             timeout=timeout_s,

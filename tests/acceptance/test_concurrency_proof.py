@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from podium.credentials import ServerAuth
 from tests.support import free_port, fresh_pg_url, job_spans, max_overlap
 
 from .test_durability import podium_process, wait_healthy, wait_instance
@@ -48,7 +49,12 @@ def flow_yaml(workflow_id: str, step_concurrency: int, tags: list[list[str]], ou
 
 
 def _start(url: str, workflow_id: str) -> int:
-    response = httpx.post(f"{url}/api/v1/workflows/{workflow_id}/instances", json={}, timeout=30)
+    response = httpx.post(
+        f"{url}/api/v1/workflows/{workflow_id}/instances",
+        json={},
+        timeout=30,
+        auth=ServerAuth(url),
+    )
     response.raise_for_status()
     return int(response.json()["instance_id"])
 
@@ -83,7 +89,7 @@ def test_limits_hold_across_two_workers(tmp_path: Path) -> None:
             ) as api,
             podium_process(["worker", "--db", db_url], tmp_path / "w1", log, PODIUM_DATA_DIR=data),
             podium_process(["worker", "--db", db_url], tmp_path / "w2", log, PODIUM_DATA_DIR=data),
-            httpx.Client(base_url=url, timeout=30) as client,
+            httpx.Client(base_url=url, timeout=30, auth=ServerAuth(url)) as client,
         ):
             wait_healthy(url, api)
             client.put("/api/v1/tags/db", json={"limit": 2}).raise_for_status()
@@ -145,7 +151,7 @@ def test_a_killed_server_keeps_permits_and_the_line(tmp_path: Path) -> None:
     args = ["server", "--port", str(port)]
     log = tmp_path / "server.log"
     yaml = flow_yaml("serial", 6, [["db"]] * 6, out)
-    with httpx.Client(base_url=url, timeout=10) as client:
+    with httpx.Client(base_url=url, timeout=10, auth=ServerAuth(url)) as client:
         with podium_process(args, home, log) as first:
             wait_healthy(url, first)
             client.put("/api/v1/tags/db", json={"limit": 1}).raise_for_status()

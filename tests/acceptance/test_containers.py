@@ -12,6 +12,7 @@ import docker
 import httpx
 import pytest
 
+from podium.credentials import ServerAuth
 from tests.docker_support import busybox_image, podium_containers, require_docker
 from tests.support import free_port
 
@@ -128,7 +129,7 @@ def test_worker_killed_mid_container_job_reattaches_and_runs_it_once(
         "    outputs: [runs]\n"
     )
     started_at = time.time() - 1
-    api = httpx.Client(base_url=url, timeout=10)
+    api = httpx.Client(base_url=url, timeout=10, auth=ServerAuth(url))
     with podium_process(args, home, log) as first:
         wait_healthy(url, first)
         api.post("/api/v1/workflows", json={"yaml": yaml_text}).raise_for_status()

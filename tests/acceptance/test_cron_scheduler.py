@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from podium.control.identity import caller_named
 from podium.control.workflows import push_workflow
+from podium.credentials import ServerAuth
 from podium.definition import load_workflow
 from podium.store import triggers as store_triggers
 from podium.store.database import Database
@@ -120,7 +121,7 @@ def test_two_workers_fire_each_tick_once(tmp_path: Path) -> None:
             )
         )
         wait_healthy(url, api)
-        client = stack.enter_context(httpx.Client(base_url=url, timeout=30))
+        client = stack.enter_context(httpx.Client(base_url=url, timeout=30, auth=ServerAuth(url)))
         yaml = "id: minutely\ntrigger: {cron: '* * * * *'}\nsteps: [{id: a, type: noop}]\n"
         assert client.post("/api/v1/workflows", json={"yaml": yaml}).status_code == 201
         info = client.get("/api/v1/workflows/minutely").json()

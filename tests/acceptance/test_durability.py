@@ -17,6 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from podium.credentials import ServerAuth
 from tests.support import TERMINAL, free_port, fresh_pg_url
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,7 @@ def test_server_killed_mid_run_loses_and_repeats_nothing(tmp_path: Path) -> None
     url = f"http://127.0.0.1:{port}"
     server_args = ["server", "--port", str(port)]
     log = tmp_path / "server.log"
-    client = httpx.Client(base_url=url, timeout=10)
+    client = httpx.Client(base_url=url, timeout=10, auth=ServerAuth(url))
     with podium_process(server_args, home, log) as first:
         wait_healthy(url, first)
         client.post(
@@ -146,7 +147,7 @@ def test_scale_out_two_workers_one_killed(tmp_path: Path) -> None:
                 log,
                 PODIUM_DATA_DIR=str(tmp_path / "data"),
             ) as w2,
-            httpx.Client(base_url=url, timeout=30) as client,
+            httpx.Client(base_url=url, timeout=30, auth=ServerAuth(url)) as client,
         ):
             wait_healthy(url, api)
             client.post(
@@ -200,7 +201,7 @@ def test_instances_finish_while_the_api_is_down(tmp_path: Path) -> None:
         api_args[2] = db_url
         with (
             podium_process(["worker", "--db", db_url], tmp_path / "w", log),
-            httpx.Client(base_url=url, timeout=30) as client,
+            httpx.Client(base_url=url, timeout=30, auth=ServerAuth(url)) as client,
         ):
             with podium_process(api_args, tmp_path / "api", log) as api:
                 wait_healthy(url, api)

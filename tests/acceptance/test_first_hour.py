@@ -78,7 +78,19 @@ def test_the_server_says_in_one_line_where_it_answers(
 
     lines = _wait_for_output(out).splitlines()
 
-    assert len(lines) == 1, lines
+    # A first start also says where the admin token it created is (0600, under PODIUM_HOME).
+    assert len(lines) == 2, lines
+    token_file = out.parent / "home" / "admin.token"
+    assert lines[1] == (
+        f"Created the admin {getpass.getuser()}; its token is in {token_file} (podium "
+        "commands run by this user find it; anyone else: podium login)"
+    )
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    me = httpx.get(
+        f"{url}/api/v1/whoami",
+        headers={"Authorization": f"Bearer {token_file.read_text().strip()}"},
+    )
+    assert me.status_code == 200 and me.json()["role"] == "admin", me.text
     assert lines[0].startswith(f"Podium is ready at {url} ")
     assert f"{url}/docs" in lines[0]
     # Not the CLI's default address: the line says how to point the CLI at it.

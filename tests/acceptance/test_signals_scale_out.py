@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from podium.credentials import ServerAuth
 from tests.support import free_port, fresh_pg_url
 
 from .test_durability import podium_process, wait_healthy, wait_instance
@@ -56,7 +57,7 @@ def test_each_signal_starts_its_trigger_once_across_two_workers(tmp_path: Path) 
         podium_process(["api", "--db", db_url, "--port", str(port)], tmp_path / "a", log) as api,
         podium_process(["worker", "--db", db_url], tmp_path / "w1", log, PODIUM_DATA_DIR=data),
         podium_process(["worker", "--db", db_url], tmp_path / "w2", log, PODIUM_DATA_DIR=data),
-        httpx.Client(base_url=url, timeout=30) as client,
+        httpx.Client(base_url=url, timeout=30, auth=ServerAuth(url)) as client,
     ):
         wait_healthy(url, api)
         for yaml in (EMITTER, CONSUMER, PAIR):
@@ -67,7 +68,10 @@ def test_each_signal_starts_its_trigger_once_across_two_workers(tmp_path: Path) 
 
         def announce(name: str) -> None:
             httpx.post(
-                f"{url}/api/v1/signals", json={"name": name, "params": {"k": 1}}, timeout=30
+                f"{url}/api/v1/signals",
+                json={"name": name, "params": {"k": 1}},
+                timeout=30,
+                auth=ServerAuth(url),
             ).raise_for_status()
 
         # Halves of the pair trigger announced at once from many clients: a slot keeps

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from podium.credentials import ServerAuth
+
 from .conftest import Cli
 
 FLOW = """
@@ -45,7 +47,10 @@ def test_stop_stops_a_live_instance_and_refuses_an_ended_one(
         f"error: instance {instance_id} of 'stoppable' already ended STOPPED; nothing to stop"
     ), again.stderr
 
-    response = httpx.post(f"{server}/api/v1/workflows/stoppable/instances/{instance_id}/stop")
+    response = httpx.post(
+        f"{server}/api/v1/workflows/stoppable/instances/{instance_id}/stop",
+        auth=ServerAuth(server),
+    )
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "conflict"

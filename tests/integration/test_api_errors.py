@@ -1,5 +1,5 @@
 """Every API answer that is an error has one shape; /docs is served from the package; the
-pusher named by ``X-Podium-User`` owns what it pushes."""
+caller who pushes a definition naming no owner owns it."""
 
 from __future__ import annotations
 
@@ -93,22 +93,34 @@ def test_the_docs_page_loads_only_files_the_server_serves(app: FastAPI) -> None:
     assert call(app, "GET", "/openapi.json").status_code == 200
 
 
-def _push(podium: Podium, yaml: str, user: str | None) -> None:
-    headers = {"X-Podium-User": user} if user else {}
-    response = podium.client.post(
+def _user_token(podium: Podium, name: str, role: str) -> dict[str, str]:
+    """``name`` made a user with ``role`` by the admin, and the header of a token of theirs."""
+    added = podium.client.post("/api/v1/users", json={"name": name, "role": role})
+    assert added.status_code == 201, added.text
+    token = podium.client.post("/api/v1/tokens", json={"name": "t", "user": name})
+    assert token.status_code == 201, token.text
+    return {"Authorization": f"Bearer {token.json()['token']}"}
+
+
+def _push(podium: Podium, yaml: str, headers: dict[str, str]) -> httpx.Response:
+    return podium.client.post(
         "/api/v1/workflows", json={"yaml": yaml, "active": True}, headers=headers
     )
-    assert response.status_code == 201, response.text
 
 
 def test_the_pusher_owns_a_workflow_that_names_no_owner(podium: Podium) -> None:
-    _push(podium, "id: mine\nsteps: [{id: a, type: noop}]\n", "alice")
-    _push(podium, "id: theirs\nowner: data-eng\nsteps: [{id: a, type: noop}]\n", "alice")
+    alice = _user_token(podium, "alice", "operator")
+
+    assert _push(podium, "id: mine\nsteps: [{id: a, type: noop}]\n", alice).status_code == 201
+    theirs = "id: theirs\nowner: data-eng\nsteps: [{id: a, type: noop}]\n"
+    refused = _push(podium, theirs, alice)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert "data-eng" in refused.json()["error"]["message"]
+    assert _push(podium, theirs, {}).status_code == 201  # the admin may name any owner
 
     mine = podium.client.get("/api/v1/workflows/mine").json()
-    theirs = podium.client.get("/api/v1/workflows/theirs").json()
     versions = podium.client.get("/api/v1/workflows/mine/versions").json()["versions"]
-
     assert mine["owner"] == "alice"
-    assert theirs["owner"] == "data-eng"
+    assert podium.client.get("/api/v1/workflows/theirs").json()["owner"] == "data-eng"
     assert versions[0]["created_by"] == "alice"

@@ -13,7 +13,7 @@ from podium.control.workflows import push_workflow
 from podium.definition import load_workflow
 from podium.store.database import Database
 from podium.store.migrate import upgrade
-from tests.support import InProcessApi
+from tests.support import InProcessApi, admin_token
 from tests.unit.test_cron_dst_property import engine, every_transition
 
 
@@ -23,7 +23,7 @@ def api(db_url: str) -> Iterator[tuple[Database, InProcessApi]]:
     db = Database(db_url)
     upgrade(db)
     try:
-        yield db, InProcessApi(create_app(db))
+        yield db, InProcessApi(create_app(db), admin_token(db))
     finally:
         db.dispose()
 

@@ -97,9 +97,10 @@ def test_workflow_changes_are_events(db_url: str, tmp_path: Path) -> None:
         podium.push(CHAIN.replace("echo one", "echo two"), active=False)
         assert podium.client.post("/api/v1/workflows/chain/activate", json={}).status_code == 200
         assert podium.client.post("/api/v1/workflows/chain/deactivate").status_code == 200
-        wait_for(lambda: len(read_lines(path)) == 5, what="five workflow events")
+        wait_for(lambda: len(read_lines(path)) == 9, what="five workflow and four audit events")
 
-    events = [(e["topic"], e["key"], e["payload"]) for e in read_lines(path)]
+    lines = read_lines(path)
+    events = [(e["topic"], e["key"], e["payload"]) for e in lines if e["topic"] != "audit.change"]
     assert events == [
         ("workflow.pushed", "chain", {"workflow_id": "chain", "version": 1, "active": True}),
         (
@@ -114,6 +115,14 @@ def test_workflow_changes_are_events(db_url: str, tmp_path: Path) -> None:
             {"workflow_id": "chain", "version": 2, "previous_version": 1},
         ),
         ("workflow.deactivated", "chain", {"workflow_id": "chain", "previous_version": 2}),
+    ]
+    # Each change through the door is also an audit event naming who made it.
+    audits = [e["payload"] for e in lines if e["topic"] == "audit.change"]
+    assert [(a["actor"], a["action"], a["workflow_id"]) for a in audits] == [
+        ("tester", "workflow.push", "chain"),
+        ("tester", "workflow.push", "chain"),
+        ("tester", "workflow.activate", "chain"),
+        ("tester", "workflow.deactivate", "chain"),
     ]
 
 

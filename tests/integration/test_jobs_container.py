@@ -9,15 +9,19 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
+from podium.definition import load_workflow
+from podium.errors import PodiumError
 from podium.jobs import JobExit, JobSpec, LaunchFailed, Supervisor, container, launch, procfs
 from podium.jobs.container import container_name
 from tests.docker_support import busybox_image, podium_containers, require_docker
+from tests.integration.test_jobs_run_as import temporary_os_user
 
 pytestmark = pytest.mark.slow
 
@@ -246,3 +250,91 @@ def test_a_dead_dockers_socket_is_a_launch_failure_that_leaks_nothing(
     with pytest.raises(LaunchFailed, match="nothing answers on"):
         launch(spec)
     gc.collect()
+
+
+def test_a_container_runs_as_the_job_user_hardened_read_only_and_offline(
+    tmp_path: Path, image: str, supervisor: Supervisor, client: docker.DockerClient
+) -> None:
+    script = (
+        'echo "uid=$(id -u) gid=$(id -g)"\n'
+        "touch /podium/work/mine\n"
+        "if touch /planted 2>/dev/null; then echo WROTE_ROOTFS; fi\n"
+        "touch /tmp/scratch && echo TMP_OK\n"
+        'cat "$PODIUM_ASSETS/key"; echo\n'
+        'echo \'{"ok": true}\' > "$PODIUM_OUTPUTS"\n'
+        "sleep 3\n"
+    )
+    options = {"image": image, "read_only": True, "network": "none"}
+    with temporary_os_user() as user:
+        spec = replace(
+            spec_of(tmp_path, "script", {"container": options}, script=script, outputs=("ok",)),
+            run_as=user,
+            assets={"key": b"s3cret"},
+        )
+        ended = start(supervisor, spec)
+        name = container_name(spec.attempt_id)
+        wait_for(lambda: name in podium_containers(client))
+        inspected = client.api.inspect_container(name)
+        job_exit = ended.wait()
+        assert job_exit.error is None, job_exit.log_tail
+        assert (spec.attempt_dir / "work" / "mine").stat().st_uid == user.uid
+    assert inspected["Config"]["User"] == f"{user.uid}:{user.gid}"
+    host = inspected["HostConfig"]
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["CapDrop"] == ["ALL"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["NetworkMode"] == "none"
+    assert "/tmp" in host["Tmpfs"]
+    assert job_exit.outputs == {"ok": True}
+    log = read_log(spec.attempt_dir)
+    assert f"uid={user.uid} gid={user.gid}" in log
+    assert "TMP_OK" in log and "s3cret" in log
+    assert "WROTE_ROOTFS" not in log
+    assert not (spec.attempt_dir / "assets").exists()
+
+
+def test_containers_drop_capabilities_by_default(
+    tmp_path: Path, image: str, supervisor: Supervisor, client: docker.DockerClient
+) -> None:
+    config = {"image": image, "command": ["sh", "-c", "sleep 2"], "read_only": True}
+    spec = spec_of(tmp_path, "container", config)
+    ended = start(supervisor, spec)
+    name = container_name(spec.attempt_id)
+    wait_for(lambda: name in podium_containers(client))
+    inspected = client.api.inspect_container(name)
+    assert ended.wait().error is None
+    assert inspected["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
+    assert "no-new-privileges" in inspected["HostConfig"]["SecurityOpt"]
+    assert inspected["HostConfig"]["CapDrop"] == ["ALL"]
+    assert inspected["HostConfig"]["ReadonlyRootfs"] is True
+    assert inspected["HostConfig"]["NetworkMode"] != "none"
+
+
+def test_bad_hardening_options_fail_the_launch(tmp_path: Path, image: str) -> None:
+    config = {"container": {"image": image, "network": "host"}}
+    with pytest.raises(LaunchFailed, match="network one of bridge, none"):
+        launch(spec_of(tmp_path, "script", config, script="true"))
+
+
+def _one_step(body: str) -> str:
+    return f"id: w\nsteps:\n  - {{id: a, {body}}}\n"
+
+
+def test_read_only_and_network_are_validated() -> None:
+    wf = load_workflow(
+        _one_step(
+            "type: script, script: 'true', container: {image: x, read_only: true, network: none}"
+        )
+    )
+    options = wf.steps[0].container
+    assert options is not None and options.read_only is True and options.network == "none"
+    step = load_workflow(_one_step("type: container, image: x, read_only: true, network: bridge"))
+    assert step.steps[0].read_only is True and step.steps[0].network == "bridge"
+    bad = {
+        "type: container, image: x, network: host": "bad network 'host': give 'none'",
+        "type: script, script: 'true', container: {image: x, read_only: 'yes'}": "bad read_only",
+        "type: script, script: 'true', read_only: true": "key 'read_only' does not apply",
+    }
+    for body, message in bad.items():
+        with pytest.raises(PodiumError, match=message):
+            load_workflow(_one_step(body))

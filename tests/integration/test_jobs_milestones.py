@@ -68,6 +68,7 @@ def test_a_job_without_milestones_has_none(tmp_path: Path, supervisor: Superviso
 
 def test_collect_caps_the_milestones(tmp_path: Path) -> None:
     lines = [json.dumps({"at": 1.5 + n, "text": f"m{n}"}) for n in range(150)]
+    (tmp_path / MILESTONES_FILE).parent.mkdir()
     (tmp_path / MILESTONES_FILE).write_text("\n".join(lines) + "\n")
     (tmp_path / "exit").write_text("0\n")
     result = collect(tmp_path, ())
@@ -77,6 +78,7 @@ def test_collect_caps_the_milestones(tmp_path: Path) -> None:
 
 
 def test_collect_reads_milestones_of_a_vanished_job(tmp_path: Path) -> None:
+    (tmp_path / MILESTONES_FILE).parent.mkdir()
     (tmp_path / MILESTONES_FILE).write_text(json.dumps({"at": 2, "text": "before"}) + "\n")
     result = collect(tmp_path, ())
     assert result.vanished
@@ -91,6 +93,7 @@ def test_milestone_outside_a_job(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_milestone_appends_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / MILESTONES_FILE
+    path.parent.mkdir()
     monkeypatch.setenv("PODIUM_MILESTONES", str(path))
     job.milestone("one")
     job.milestone("día [two]")

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from podium import __version__
 from podium.api import (
     routes_breakpoints,
+    routes_identity,
     routes_instances,
     routes_notebooks,
     routes_restart,
@@ -29,7 +30,9 @@ from podium.api import (
     routes_templates,
     routes_workflows,
 )
+from podium.api.context import Authenticator, AuthSettings
 from podium.api.docs_pages import add_docs_pages
+from podium.api.limits import add_body_limit
 from podium.control.plans import PlanCache, PlanOf
 from podium.control.services import Services
 from podium.errors import PodiumError
@@ -44,9 +47,11 @@ def create_app(
     on_work: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.time,
     plans: PlanOf | None = None,
+    auth: AuthSettings | None = None,
 ) -> FastAPI:
     """The API over ``db``; ``on_work`` wakes an engine in the same process, if any, and
-    ``plans`` is that engine's plan cache, shared."""
+    ``plans`` is that engine's plan cache, shared. ``auth`` defaults to the environment's
+    (``PODIUM_AUTH``, ``PODIUM_OIDC_*``): tokens required."""
     app = FastAPI(
         title="Podium",
         version=__version__,
@@ -55,13 +60,15 @@ def create_app(
         redoc_url=None,
     )
     app.state.podium = Services(db=db, on_work=on_work, clock=clock, plans=plans or PlanCache())
+    app.state.authenticator = Authenticator(auth or AuthSettings.from_env())
+    add_body_limit(app)
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
     add_docs_pages(app)
 
-    @app.get("/api/v1/health", tags=["server"])
+    @app.get("/api/v1/health", tags=["server"], openapi_extra={"x-podium-action": "public"})
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
@@ -75,11 +82,13 @@ def create_app(
     app.include_router(routes_signals.skip_router)
     app.include_router(routes_templates.router)
     app.include_router(routes_notebooks.router)
+    app.include_router(routes_identity.router)
     return app
 
 
 async def _podium_error(_: Request, exc: PodiumError) -> JSONResponse:
-    return _error(exc.http_status, exc.code, exc.message, exc.details)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    return _error(exc.http_status, exc.code, exc.message, exc.details, headers=headers)
 
 
 async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:

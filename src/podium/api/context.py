@@ -1,13 +1,68 @@
-"""What every route needs from the process that serves it, and who is asking."""
+"""What every route needs from the process that serves it, and who is asking.
+
+Authentication lives here (a request's bearer token -> a :class:`Caller`); authorization
+is the operations layer's (``podium.control.access``): a route that changes something
+calls an operation that authorizes, a route that reads asks :func:`may` first.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 
+from podium.api.oidc import JwtVerifier, OidcSettings
+from podium.control import principals
+from podium.control.access import RULES, authorize
 from podium.control.identity import Caller, caller_named
 from podium.control.services import Services
+from podium.errors import InvalidInput, Unauthenticated
+
+AuthMode = Literal["tokens", "none"]
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """``tokens`` (the default): every request carries a Podium token or an identity
+    provider's JWT. ``none``: whoever reaches the port is an admin, named by the
+    ``X-Podium-User`` header: only on loopback (the server refuses a wider bind)."""
+
+    mode: AuthMode = "tokens"
+    oidc: OidcSettings | None = None
+
+    @classmethod
+    def from_env(cls) -> AuthSettings:
+        mode = (os.environ.get("PODIUM_AUTH") or "tokens").strip().lower()
+        if mode not in ("tokens", "none"):
+            raise InvalidInput(f"PODIUM_AUTH must be tokens or none, not {mode!r}")
+        return cls("none" if mode == "none" else "tokens", OidcSettings.from_env())
+
+
+class Authenticator:
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+        self.jwt = JwtVerifier(settings.oidc) if settings.oidc is not None else None
+
+    def caller(self, svc: Services, request: Request) -> Caller:
+        if self.settings.mode == "none":
+            return caller_named(request.headers.get("x-podium-user") or "local")
+        header = request.headers.get("authorization") or ""
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if not header:
+            raise Unauthenticated(
+                "this server needs a token: podium login (or PODIUM_TOKEN), or the header "
+                "Authorization: Bearer TOKEN"
+            )
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("send the token as Authorization: Bearer TOKEN")
+        if self.jwt is not None and JwtVerifier.looks_like_jwt(token):
+            identity = self.jwt.verify(token)
+            return principals.caller_of_principal(svc.db, identity.name, identity.groups, "oidc")
+        return principals.authenticate_token(svc.db, token, now=svc.clock())
 
 
 def _context(request: Request) -> Services:
@@ -16,10 +71,48 @@ def _context(request: Request) -> Services:
 
 
 def _caller(request: Request) -> Caller:
-    """The caller as the client names it (the CLI sends ``X-Podium-User``), else
-    anonymous. A placeholder: nothing verifies the name until identities land."""
-    return caller_named(request.headers.get("x-podium-user"))
+    """The authenticated caller (401 without a valid identity), once per request."""
+    found = getattr(request.state, "caller", None)
+    if isinstance(found, Caller):
+        return found
+    authenticator: Authenticator = request.app.state.authenticator
+    caller = authenticator.caller(_context(request), request)
+    request.state.caller = caller
+    return caller
 
 
 Context = Annotated[Services, Depends(_context)]
 Who = Annotated[Caller, Depends(_caller)]
+
+
+def may(action: str) -> Callable[[Request], Caller]:
+    """A dependency: the caller, allowed to do ``action`` (on the path's workflow)."""
+    assert action in RULES, action
+
+    def check(request: Request) -> Caller:
+        caller = _caller(request)
+        svc = _context(request)
+        workflow_id = request.path_params.get("workflow_id")
+        with svc.db.read() as conn:
+            authorize(conn, caller, action, workflow_id)
+        return caller
+
+    return check
+
+
+def act(action: str) -> dict[str, Any]:
+    """``openapi_extra`` of a route: the action it performs, so the API docs (and the
+    authorization tests) know the role it needs."""
+    rule = RULES[action]
+    role = rule.role.label if rule.role is not None else "any signed-in user"
+    return {"x-podium-action": action, "x-podium-role": role, "x-podium-scope": rule.scope}
+
+
+def Allowed(action: str) -> Any:
+    return Depends(may(action))
+
+
+WorkflowReader = Annotated[Caller, Depends(may("workflow.read"))]
+"""The caller, allowed to read the path's workflow."""
+ServerReader = Annotated[Caller, Depends(may("server.read"))]
+"""The caller, allowed to read the server's tags, signals and templates."""

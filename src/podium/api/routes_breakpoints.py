@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from podium.api.context import Context, Who
+from podium.api.context import Context, Who, WorkflowReader, act
 from podium.api.views import iso
 from podium.control import breakpoints as control
 from podium.control.instances import StepRef
@@ -22,8 +22,8 @@ class BreakpointBody(BaseModel):
     instance_id: int | None = None
 
 
-@router.get("/breakpoints")
-def list_breakpoints(workflow_id: str, ctx: Context) -> dict[str, Any]:
+@router.get("/breakpoints", openapi_extra=act("workflow.read"))
+def list_breakpoints(workflow_id: str, ctx: Context, _: WorkflowReader) -> dict[str, Any]:
     with ctx.db.read() as conn:
         store_workflows.get_workflow(conn, workflow_id)
         rows = store_breakpoints.list_breakpoints(conn, workflow_id)
@@ -40,7 +40,7 @@ def list_breakpoints(workflow_id: str, ctx: Context) -> dict[str, Any]:
     }
 
 
-@router.post("/breakpoints", status_code=201)
+@router.post("/breakpoints", status_code=201, openapi_extra=act("breakpoint.set"))
 def set_breakpoint(
     workflow_id: str, body: BreakpointBody, ctx: Context, caller: Who
 ) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def set_breakpoint(
     }
 
 
-@router.delete("/breakpoints/{step_id}")
+@router.delete("/breakpoints/{step_id}", openapi_extra=act("breakpoint.clear"))
 def clear_breakpoint(
     workflow_id: str, step_id: str, ctx: Context, caller: Who, instance_id: int | None = None
 ) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def clear_breakpoint(
     }
 
 
-@router.post("/instances/{instance_id}/steps/{step_id}/resume")
+@router.post("/instances/{instance_id}/steps/{step_id}/resume", openapi_extra=act("step.resume"))
 def resume(
     workflow_id: str, instance_id: int, step_id: str, ctx: Context, caller: Who
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from podium.api import step_paths
-from podium.api.context import Context, Who
+from podium.api.context import Context, Who, WorkflowReader, act
 from podium.api.views import instance_summary, iso, pending_step_view, step_view
 from podium.control import instances as control
 from podium.control import starts
@@ -36,7 +36,7 @@ class RunBody(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, openapi_extra=act("instance.start"))
 def start(
     workflow_id: str, ctx: Context, caller: Who, body: RunBody | None = None
 ) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def start(
     }
 
 
-@dry_run_router.post("")
+@dry_run_router.post("", openapi_extra=act("instance.dry_run"))
 def dry_run(
     workflow_id: str, ctx: Context, caller: Who, body: RunBody | None = None
 ) -> dict[str, Any]:
@@ -67,9 +67,9 @@ def dry_run(
     }
 
 
-@router.get("")
+@router.get("", openapi_extra=act("workflow.read"))
 def list_instances(
-    workflow_id: str, ctx: Context, limit: int = 50, before: int | None = None
+    workflow_id: str, ctx: Context, _: WorkflowReader, limit: int = 50, before: int | None = None
 ) -> dict[str, Any]:
     with ctx.db.read() as conn:
         store_workflows.get_workflow(conn, workflow_id)
@@ -79,11 +79,12 @@ def list_instances(
     return {"instances": [instance_summary(r) for r in rows]}
 
 
-@router.get("/{instance_id}")
+@router.get("/{instance_id}", openapi_extra=act("workflow.read"))
 def status(
     workflow_id: str,
     instance_id: int,
     ctx: Context,
+    _: WorkflowReader,
     step: str | None = None,
     iteration: int | None = None,
 ) -> dict[str, Any]:
@@ -129,6 +130,8 @@ def status(
         **instance_summary(top),
         "params": row.params,
         "trigger": row.trigger,
+        "started_by": top.started_by,
+        "run_as": top.run_as,
         "error": row.error,
         "steps": steps,
     }
@@ -172,7 +175,7 @@ def _iteration_path(step: str, iteration: int) -> list[tuple[str, int]]:
     return path
 
 
-@router.post("/{instance_id}/stop")
+@router.post("/{instance_id}/stop", openapi_extra=act("instance.stop"))
 def stop(workflow_id: str, instance_id: int, ctx: Context, caller: Who) -> dict[str, Any]:
     """Record a stop; the engine kills running jobs and ends the instance STOPPED. An
     instance that already ended is a conflict: nothing was stopped."""
@@ -185,12 +188,13 @@ def stop(workflow_id: str, instance_id: int, ctx: Context, caller: Who) -> dict[
     }
 
 
-@router.get("/{instance_id}/steps/{step_path}/logs")
+@router.get("/{instance_id}/steps/{step_path}/logs", openapi_extra=act("workflow.read"))
 def logs(
     workflow_id: str,
     instance_id: int,
     step_path: str,
     ctx: Context,
+    _: WorkflowReader,
     offset: int = 0,
     attempt: int | None = None,
     iteration: Annotated[list[int] | None, Query()] = None,
@@ -244,11 +248,12 @@ def _never_ran(address: step_paths.StepAddress, state: Any, attempt: int | None)
     return f"step {path!r} has not started yet{status}"
 
 
-@router.get("/{instance_id}/timeline")
+@router.get("/{instance_id}/timeline", openapi_extra=act("workflow.read"))
 def timeline(
     workflow_id: str,
     instance_id: int,
     ctx: Context,
+    _: WorkflowReader,
     step: str | None = None,
     limit: int = 1000,
     after: int = 0,

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from podium.api.context import Context
+from podium.api.context import Context, WorkflowReader, act
 from podium.errors import InvalidInput, NotFound, StepNotFound
 from podium.jobs.artifacts import artifact_path
 from podium.jobs.notebook import notebook_file_name
@@ -22,12 +22,17 @@ class NotebookNotFound(NotFound):
     code = "notebook_not_found"
 
 
-@router.get("/{instance_id}/steps/{step_id}/notebook", response_model=None)
+@router.get(
+    "/{instance_id}/steps/{step_id}/notebook",
+    response_model=None,
+    openapi_extra=act("workflow.read"),
+)
 def executed_notebook(
     workflow_id: str,
     instance_id: int,
     step_id: str,
     ctx: Context,
+    _: WorkflowReader,
     attempt: int | None = None,
     format: Literal["html", "ipynb"] = "html",
 ) -> Response:

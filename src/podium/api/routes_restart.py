@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from podium.api.context import Context, Who
+from podium.api.context import Context, Who, act
 from podium.control import instances as control
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -18,7 +18,7 @@ class RestartBody(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/{instance_id}/restart")
+@router.post("/{instance_id}/restart", openapi_extra=act("instance.restart"))
 def restart(
     workflow_id: str, instance_id: int, ctx: Context, caller: Who, body: RestartBody | None = None
 ) -> dict[str, Any]:

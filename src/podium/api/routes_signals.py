@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, JsonValue
 
-from podium.api.context import Context, Who
+from podium.api.context import Context, ServerReader, Who, act
 from podium.api.views import iso
 from podium.control import instances as control_instances
 from podium.control import signals as control
@@ -37,7 +37,7 @@ def signal_view(row: signals.SignalRow) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, openapi_extra=act("signal.announce"))
 def announce(body: SignalBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Announce a signal: start the workflows whose signal trigger it completes, and let
     the steps waiting for it go on. ``failed`` lists the workflows it could not start
@@ -56,15 +56,17 @@ def announce(body: SignalBody, ctx: Context, caller: Who) -> dict[str, Any]:
     }
 
 
-@router.get("")
-def list_signals(ctx: Context, name: str | None = None, limit: int = 50) -> dict[str, Any]:
+@router.get("", openapi_extra=act("server.read"))
+def list_signals(
+    ctx: Context, _: ServerReader, name: str | None = None, limit: int = 50
+) -> dict[str, Any]:
     """The latest signals (of one name), newest first."""
     with ctx.db.read() as conn:
         rows = signals.list_signals(conn, name, min(max(limit, 1), 1000))
     return {"signals": [signal_view(r) for r in rows]}
 
 
-@skip_router.post("/{instance_id}/steps/{step_id}/skip")
+@skip_router.post("/{instance_id}/steps/{step_id}/skip", openapi_extra=act("step.skip"))
 def skip(
     workflow_id: str, instance_id: int, step_id: str, ctx: Context, caller: Who
 ) -> dict[str, Any]:

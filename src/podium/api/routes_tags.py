@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from podium.api.context import Context, Who
+from podium.api.context import Context, ServerReader, Who, act
 from podium.api.views import iso
 from podium.control import tags as control
 from podium.errors import NotFound
@@ -31,16 +31,16 @@ def _json(view: permits.TagView) -> dict[str, Any]:
     return document
 
 
-@router.get("")
-def list_tags(ctx: Context) -> dict[str, Any]:
+@router.get("", openapi_extra=act("server.read"))
+def list_tags(ctx: Context, _: ServerReader) -> dict[str, Any]:
     """Every known tag (pushed in a workflow or given a limit), its limit and use."""
     with ctx.db.read() as conn:
         views = permits.tag_views(conn)
     return {"tags": [_json(v) for v in views]}
 
 
-@router.get("/{tag}")
-def show_tag(tag: str, ctx: Context) -> dict[str, Any]:
+@router.get("/{tag}", openapi_extra=act("server.read"))
+def show_tag(tag: str, ctx: Context, _: ServerReader) -> dict[str, Any]:
     """One tag: its limit, the steps holding its permits and those waiting, in line order."""
     with ctx.db.read() as conn:
         views = permits.tag_views(conn, control.checked_tag(tag))
@@ -49,7 +49,7 @@ def show_tag(tag: str, ctx: Context) -> dict[str, Any]:
     return _json(views[0])
 
 
-@router.put("/{tag}")
+@router.put("/{tag}", openapi_extra=act("tag.limit"))
 def set_limit(tag: str, body: LimitBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Set a tag's limit (null: no limit). Steps waiting for it start at once if it rose;
     if it fell below the steps running, they finish and no new one starts until there is

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, JsonValue
 
-from podium.api.context import Context, Who
+from podium.api.context import Context, ServerReader, Who, act
 from podium.api.views import iso
 from podium.control import templates as control
 from podium.definition.problems import did_you_mean
@@ -28,7 +28,7 @@ class TemplateNotFound(NotFound):
     code = "template_not_found"
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, openapi_extra=act("template.register"))
 def register(body: TemplateBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Store the template as the next version of its name; jobs that start from now on
     run it."""
@@ -38,15 +38,15 @@ def register(body: TemplateBody, ctx: Context, caller: Who) -> dict[str, Any]:
     return {**template.as_json(), "created_at": iso(now)}
 
 
-@router.get("")
-def list_templates(ctx: Context) -> dict[str, Any]:
+@router.get("", openapi_extra=act("server.read"))
+def list_templates(ctx: Context, _: ServerReader) -> dict[str, Any]:
     with ctx.db.read() as conn:
         found = registry.all_templates(conn)
     return {"templates": [t.as_json() for t in found.values()]}
 
 
-@router.get("/{name}")
-def show(name: str, ctx: Context) -> dict[str, Any]:
+@router.get("/{name}", openapi_extra=act("server.read"))
+def show(name: str, ctx: Context, _: ServerReader) -> dict[str, Any]:
     with ctx.db.read() as conn:
         template = registry.find_template(conn, name)
         names = list(registry.all_templates(conn))

@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from podium.api.context import Context, Who
+from podium.api.context import Context, Who, WorkflowReader, act
 from podium.api.views import instance_summary, iso, workflow_summary
 from podium.control import workflows as control
+from podium.control.access import global_role
 from podium.control.workflows import version_number
+from podium.store import access as store_access
 from podium.store import admission as store_admission
 from podium.store import instances as store_instances
 from podium.store import trigger_failures as store_failures
@@ -31,7 +33,7 @@ class ActivateBody(BaseModel):
     version: int | None = None
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, openapi_extra=act("workflow.push"))
 def push(body: PushBody, ctx: Context, caller: Who) -> dict[str, Any]:
     """Validate a definition and store it as the workflow's next version."""
     now = ctx.clock()
@@ -44,15 +46,21 @@ def push(body: PushBody, ctx: Context, caller: Who) -> dict[str, Any]:
     }
 
 
-@router.get("")
-def list_workflows(ctx: Context) -> dict[str, Any]:
+@router.get("", openapi_extra=act("workflow.list"))
+def list_workflows(ctx: Context, caller: Who) -> dict[str, Any]:
+    """The workflows you may read (all of them with a global role)."""
     with ctx.db.read() as conn:
         rows = store_workflows.list_workflows(conn)
+        if global_role(caller) is None:
+            visible = store_access.visible_workflows(conn, caller.names)
+            if caller.workflows is not None:
+                visible &= caller.workflows
+            rows = [r for r in rows if r.workflow_id in visible]
     return {"workflows": [workflow_summary(w) for w in rows]}
 
 
-@router.get("/{workflow_id}")
-def info(workflow_id: str, ctx: Context) -> dict[str, Any]:
+@router.get("/{workflow_id}", openapi_extra=act("workflow.read"))
+def info(workflow_id: str, ctx: Context, _: WorkflowReader) -> dict[str, Any]:
     with ctx.db.read() as conn:
         wf = store_workflows.get_workflow(conn, workflow_id)
         version = store_workflows.get_version(
@@ -106,9 +114,9 @@ def trigger_failure_view(failure: store_failures.TriggerFailure) -> dict[str, An
     return view
 
 
-@router.get("/{workflow_id}/trigger-failures")
+@router.get("/{workflow_id}/trigger-failures", openapi_extra=act("workflow.read"))
 def trigger_failures(
-    workflow_id: str, ctx: Context, trigger: str | None = None, limit: int = 20
+    workflow_id: str, ctx: Context, _: WorkflowReader, trigger: str | None = None, limit: int = 20
 ) -> dict[str, Any]:
     """The last starts each trigger of the workflow could not make (``trigger``: only
     ``cron`` or ``signals[N]``), newest first; at most ``limit`` per trigger."""
@@ -123,8 +131,8 @@ def trigger_failures(
     return {"trigger_failures": [trigger_failure_view(f) for f in failures]}
 
 
-@router.get("/{workflow_id}/versions")
-def versions(workflow_id: str, ctx: Context) -> dict[str, Any]:
+@router.get("/{workflow_id}/versions", openapi_extra=act("workflow.read"))
+def versions(workflow_id: str, ctx: Context, _: WorkflowReader) -> dict[str, Any]:
     with ctx.db.read() as conn:
         wf = store_workflows.get_workflow(conn, workflow_id)
         rows = store_workflows.list_versions(conn, workflow_id)
@@ -141,8 +149,8 @@ def versions(workflow_id: str, ctx: Context) -> dict[str, Any]:
     }
 
 
-@router.get("/{workflow_id}/versions/{version}")
-def version(workflow_id: str, version: str, ctx: Context) -> dict[str, Any]:
+@router.get("/{workflow_id}/versions/{version}", openapi_extra=act("workflow.read"))
+def version(workflow_id: str, version: str, ctx: Context, _: WorkflowReader) -> dict[str, Any]:
     with ctx.db.read() as conn:
         wf = store_workflows.get_workflow(conn, workflow_id)
         row = store_workflows.get_version(conn, workflow_id, version_number(wf, version))
@@ -156,7 +164,7 @@ def version(workflow_id: str, version: str, ctx: Context) -> dict[str, Any]:
     }
 
 
-@router.post("/{workflow_id}/activate")
+@router.post("/{workflow_id}/activate", openapi_extra=act("workflow.activate"))
 def activate(
     workflow_id: str, ctx: Context, caller: Who, body: ActivateBody | None = None
 ) -> dict[str, Any]:
@@ -169,14 +177,14 @@ def activate(
     }
 
 
-@router.post("/{workflow_id}/unblock")
+@router.post("/{workflow_id}/unblock", openapi_extra=act("workflow.unblock"))
 def unblock(workflow_id: str, ctx: Context, caller: Who) -> dict[str, Any]:
     """strict_sequential: let the instances queued behind failed ones start."""
     through = control.unblock(ctx, workflow_id, caller)
     return {"workflow_id": workflow_id, "unblocked_through": through}
 
 
-@router.post("/{workflow_id}/deactivate")
+@router.post("/{workflow_id}/deactivate", openapi_extra=act("workflow.deactivate"))
 def deactivate(workflow_id: str, ctx: Context, caller: Who) -> dict[str, Any]:
     done = control.deactivate(ctx, workflow_id, caller)
     return {

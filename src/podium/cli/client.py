@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import httpx
 
+from podium.credentials import token_for
+
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 API_PREFIX = "/api/v1"
 
@@ -48,6 +50,8 @@ class ApiError(CliError):
         message: str,
         problems: list[dict[str, str]] | None = None,
     ) -> None:
+        if status in (401, 403):
+            message = f"{status} {'unauthenticated' if status == 401 else 'forbidden'}: {message}"
         super().__init__(message, exit_code=2 if status == 400 else 1, problems=problems)
         self.status = status
         self.code = code
@@ -60,12 +64,15 @@ def quote_segment(value: str) -> str:
 class PodiumClient:
     """A thin synchronous client of ``/api/v1``; one instance per CLI invocation."""
 
-    def __init__(self, server: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, server: str, *, timeout_s: float = 30.0, token: str | None = None) -> None:
         self.server = server.rstrip("/")
-        # Until identities land, the OS user of the CLI is who pushes (a version's created_by
-        # and the owner of a workflow whose definition names none).
+        # The token names the caller; X-Podium-User names it only to a server that runs
+        # with authentication off (PODIUM_AUTH=none).
         user = _os_user()
         headers = {"X-Podium-User": user} if user else {}
+        token = token_for(self.server) if token is None else token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers)
 
     def close(self) -> None:
@@ -79,6 +86,9 @@ class PodiumClient:
 
     def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("PUT", path, json=body)
+
+    def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("PATCH", path, json=body)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:

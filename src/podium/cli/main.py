@@ -13,6 +13,7 @@ import click
 
 from podium.cli.client import DEFAULT_SERVER, CliError, ServerUnreachable
 from podium.cli.commands_control import breakpoint, restart, resume, unblock
+from podium.cli.commands_identity import COMMANDS as IDENTITY_COMMANDS
 from podium.cli.commands_instances import instances, logs, run, status, stop
 from podium.cli.commands_local import cron, validate
 from podium.cli.commands_processes import api, server, worker
@@ -156,6 +157,7 @@ for _command in (
     templates,
     signal,
     skip,
+    *IDENTITY_COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podium.control.access import authorize
+from podium.control.access import audit, authorize
 from podium.control.identity import Caller
 from podium.control.instances import StepRef
 from podium.control.services import Services
@@ -29,8 +29,8 @@ class BreakpointRequest:
 def set_breakpoint(svc: Services, request: BreakpointRequest, caller: Caller) -> bool:
     """Pause ``step_id`` before it runs; False when that breakpoint was already set."""
     workflow_id, step_id = request.workflow_id, request.step_id
-    authorize(caller, "breakpoint.set", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "breakpoint.set", workflow_id)
         wf = store_workflows.get_workflow(conn, workflow_id)
         version = wf.active_version or wf.latest_version
         if request.instance_id is not None:
@@ -42,27 +42,52 @@ def set_breakpoint(svc: Services, request: BreakpointRequest, caller: Caller) ->
                 f"workflow {workflow_id!r} (version {version}) has no step {step_id!r}; "
                 f"its steps: {', '.join(known)}"
             )
-        return store_breakpoints.set_breakpoint(
+        added = store_breakpoints.set_breakpoint(
             conn, workflow_id, step_id, request.instance_id, now=svc.clock()
         )
+        audit(
+            conn,
+            caller,
+            "breakpoint.set",
+            workflow_id=workflow_id,
+            target=_target(request),
+            detail={"added": added},
+            now=svc.clock(),
+        )
+        return added
+
+
+def _target(request: BreakpointRequest) -> str:
+    where = f"instance {request.instance_id}" if request.instance_id else "every instance"
+    return f"step {request.step_id} in {where}"
 
 
 def clear_breakpoint(svc: Services, request: BreakpointRequest, caller: Caller) -> bool:
     """Remove a breakpoint (False: there was none); steps already paused stay paused until
     resumed."""
-    authorize(caller, "breakpoint.clear", request.workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "breakpoint.clear", request.workflow_id)
         store_workflows.get_workflow(conn, request.workflow_id)
-        return store_breakpoints.clear_breakpoint(
+        removed = store_breakpoints.clear_breakpoint(
             conn, request.workflow_id, request.step_id, request.instance_id
         )
+        audit(
+            conn,
+            caller,
+            "breakpoint.clear",
+            workflow_id=request.workflow_id,
+            target=_target(request),
+            detail={"removed": removed},
+            now=svc.clock(),
+        )
+        return removed
 
 
 def resume(svc: Services, request: StepRef, caller: Caller) -> None:
     """Let a step paused at a breakpoint run."""
     workflow_id, instance_id, step_id = request.workflow_id, request.instance_id, request.step_id
-    authorize(caller, "step.resume", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "step.resume", workflow_id)
         row = store_instances.find_instance(conn, workflow_id, instance_id)
         status = store_breakpoints.step_status(conn, row.pk, step_id)
         if status is None:
@@ -71,4 +96,12 @@ def resume(svc: Services, request: StepRef, caller: Caller) -> None:
             raise Conflict(f"step {step_id!r} is {status}, not PAUSED: there is nothing to resume")
         now = svc.clock()
         queue.add_work(conn, [work_row(WorkKind.RESUME, row.pk, step_id=step_id, due_at=now)])
+        audit(
+            conn,
+            caller,
+            "step.resume",
+            workflow_id=workflow_id,
+            target=f"instance {instance_id} step {step_id}",
+            now=now,
+        )
     svc.on_work()

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.control.access import authorize
+from podium.control.access import audit, authorize
 from podium.control.identity import Caller
 from podium.control.services import Services
 from podium.engine import params
@@ -48,8 +48,8 @@ def stop(svc: Services, request: InstanceRef, caller: Caller) -> Stopped:
     """Record a stop; the engine kills running jobs and ends the instance STOPPED. An
     instance that already ended is a conflict: nothing was stopped."""
     workflow_id, instance_id = request.workflow_id, request.instance_id
-    authorize(caller, "instance.stop", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "instance.stop", workflow_id)
         row = store_instances.find_instance(conn, workflow_id, instance_id)
         if row.status in TERMINAL_INSTANCE:
             raise Conflict(
@@ -58,6 +58,14 @@ def stop(svc: Services, request: InstanceRef, caller: Caller) -> Stopped:
                 details={"status": row.status},
             )
         store_instances.request_stop(conn, row.pk, now=svc.clock())
+        audit(
+            conn,
+            caller,
+            "instance.stop",
+            workflow_id=workflow_id,
+            target=f"instance {instance_id}",
+            now=svc.clock(),
+        )
     svc.on_work()
     return Stopped(workflow_id, instance_id, row.status)
 
@@ -90,8 +98,8 @@ def restart(svc: Services, request: RestartRequest, caller: Caller) -> Restarted
     """A new run of an ended instance that keeps the outputs of what succeeded. The
     instance's history (its attempts, their logs, its timeline) is kept."""
     workflow_id, instance_id = request.workflow_id, request.instance_id
-    authorize(caller, "instance.restart", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "instance.restart", workflow_id)
         row = store_instances.find_instance(conn, workflow_id, instance_id)
         if row.status not in TERMINAL_INSTANCE:
             raise Conflict(
@@ -121,6 +129,15 @@ def restart(svc: Services, request: RestartRequest, caller: Caller) -> Restarted
             raise Conflict(f"instance {instance_id} of {workflow_id!r} is already running again")
         redo = {s: store_loops.redo_iterations(conn, row.pk, s, run) for s in partial}
         queue.add_work(conn, [work_row(WorkKind.RESTART, row.pk, due_at=svc.clock())])
+        audit(
+            conn,
+            caller,
+            "instance.restart",
+            workflow_id=workflow_id,
+            target=f"instance {instance_id}",
+            detail={"run": run, "from": request.from_step, "params": sorted(request.params)},
+            now=svc.clock(),
+        )
     svc.on_work()
     rerun = sorted(decided.reset, key=lambda s: plan.steps[s].position)
     return Restarted(workflow_id, instance_id, run, rerun, redo)
@@ -133,8 +150,8 @@ def skip(svc: Services, request: StepRef, caller: Caller) -> None:
     """Skip a step that waits (for signals, a permit, a slot or a resume at a
     breakpoint): it ends SKIPPED, and downstream treats it as skipped."""
     workflow_id, instance_id, step_id = request.workflow_id, request.instance_id, request.step_id
-    authorize(caller, "step.skip", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "step.skip", workflow_id)
         row = store_instances.find_instance(conn, workflow_id, instance_id)
         state = store_steps.get_step(conn, row.pk, step_id)
         if state is None:
@@ -153,5 +170,13 @@ def skip(svc: Services, request: StepRef, caller: Caller) -> None:
         queue.add_work(
             conn,
             [work_row(WorkKind.SKIP, row.pk, step_id=step_id, due_at=svc.clock())],
+        )
+        audit(
+            conn,
+            caller,
+            "step.skip",
+            workflow_id=workflow_id,
+            target=f"instance {instance_id} step {step_id}",
+            now=svc.clock(),
         )
     svc.on_work()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.control.access import authorize
+from podium.control.access import audit, authorize
 from podium.control.identity import Caller
 from podium.control.services import Services
 from podium.control.starts import start_for_trigger
@@ -29,7 +29,6 @@ class AnnounceRequest:
 def announce(svc: Services, request: AnnounceRequest, caller: Caller) -> store_signals.Announced:
     """Store the signal and act on it; ``failed`` in the result lists the workflows it
     could not start (their params did not resolve): the signal is stored all the same."""
-    authorize(caller, "signal.announce")
     problem = signal_name_problem(request.name)
     if problem is not None:
         raise InvalidInput(problem)
@@ -40,8 +39,9 @@ def announce(svc: Services, request: AnnounceRequest, caller: Caller) -> store_s
     ) -> int | TriggerFailure | None:
         return start_for_trigger(conn, workflow_id, trigger, now=now, budgets=svc.budgets)
 
-    done = svc.db.run_transaction(
-        lambda conn: store_signals.announce(
+    def announce_in(conn: Connection) -> store_signals.Announced:
+        authorize(conn, caller, "signal.announce")
+        done = store_signals.announce(
             conn,
             request.name,
             request.params,
@@ -49,7 +49,17 @@ def announce(svc: Services, request: AnnounceRequest, caller: Caller) -> store_s
             start_instance=start,
             request_id=request.request_id,
         )
-    )
+        audit(
+            conn,
+            caller,
+            "signal.announce",
+            target=f"{request.name} #{done.signal.seq}",
+            detail={"duplicate": done.duplicate, "started": len(done.started)},
+            now=now,
+        )
+        return done
+
+    done = svc.db.run_transaction(announce_in)
     if done.started or done.released:
         svc.on_work()
     return done

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.control.access import authorize
+from podium.control.access import audit, authorize
 from podium.control.identity import TRIGGER, Caller
 from podium.control.services import Services
 from podium.control.workflows import version_number
@@ -74,10 +74,10 @@ def resolve_params(
 
 def start(svc: Services, request: StartRequest, caller: Caller) -> Started:
     """Write the instance and its start row; any worker takes it from there."""
-    authorize(caller, "instance.start", request.workflow_id)
     trigger = dict(MANUAL)
 
     def create(conn: Connection) -> Started:
+        authorize(conn, caller, "instance.start", request.workflow_id)
         numbered = store_instances.number_instance(conn, request.workflow_id)
         number = version_number(numbered, request.version)
         now = svc.clock()
@@ -99,6 +99,16 @@ def start(svc: Services, request: StartRequest, caller: Caller) -> Started:
             params=resolved,
             trigger=dict(trigger),
             now=now,
+            started_by=caller.name,
+        )
+        audit(
+            conn,
+            caller,
+            "instance.start",
+            workflow_id=request.workflow_id,
+            target=f"instance {numbered.instance_id}",
+            detail={"version": number},
+            now=now,
         )
         return Started(request.workflow_id, numbered.instance_id, number)
 
@@ -110,9 +120,9 @@ def start(svc: Services, request: StartRequest, caller: Caller) -> Started:
 def dry_run(svc: Services, request: StartRequest, caller: Caller) -> DryRun:
     """What a run would receive: the run's params and those of every step whose inputs are
     known before anything runs. Nothing is stored and nothing runs."""
-    authorize(caller, "instance.dry_run", request.workflow_id)
     trigger = dict(MANUAL)
     with svc.db.read() as conn:
+        authorize(conn, caller, "instance.dry_run", request.workflow_id)
         wf = store_workflows.get_workflow(conn, request.workflow_id)
         number = version_number(wf, request.version)
         instance_id = wf.last_instance_id + 1
@@ -154,7 +164,6 @@ def start_for_trigger(
     with no overrides, inside the caller's transaction: its number; None when the workflow
     is inactive; the failure when its params cannot be resolved (recorded, and in the
     event stream, in this transaction: a trigger has nobody to answer)."""
-    authorize(caller, "instance.start", workflow_id)
     active = store_workflows.active_version(conn, workflow_id)
     if active is None:
         return None
@@ -173,6 +182,7 @@ def start_for_trigger(
         params=resolved,
         trigger=dict(trigger),
         now=now,
+        started_by=started_by(trigger),
     )
     return numbered.instance_id
 
@@ -183,6 +193,12 @@ def start_active(
     """``start_for_trigger``, with a failed start as None (it is recorded all the same)."""
     started = start_for_trigger(conn, workflow_id, trigger, now=now, budgets=budgets)
     return started if isinstance(started, int) else None
+
+
+def started_by(trigger: Mapping[str, Any]) -> str:
+    """Who a trigger's start is recorded as made by: ``trigger:cron``, ``trigger:signal``,
+    ``trigger:emit`` (its jobs run as the workflow's owner all the same)."""
+    return f"trigger:{trigger.get('type') or 'trigger'}"
 
 
 def trigger_name(trigger: Mapping[str, Any]) -> str:
@@ -266,7 +282,6 @@ def start_many(
     longer the active one, or params that cannot be resolved: recorded as a failure)."""
     first: dict[str, int] = {}
     for index, wanted in enumerate(starts):
-        authorize(caller, "instance.start", wanted.workflow_id)
         first.setdefault(wanted.workflow_id, index)
     numbered = store_instances.number_instances(conn, list(first))
     definitions = store_workflows.definitions(conn, {(s.workflow_id, s.version) for s in starts})
@@ -297,7 +312,12 @@ def start_many(
             (
                 index,
                 store_instances.NewInstance(
-                    wanted.workflow_id, number.instance_id, wanted.version, resolved, wanted.trigger
+                    wanted.workflow_id,
+                    number.instance_id,
+                    wanted.version,
+                    resolved,
+                    wanted.trigger,
+                    started_by(wanted.trigger),
                 ),
             )
         )

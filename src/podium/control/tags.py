@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podium.control.access import authorize
+from podium.control.access import audit, authorize
 from podium.control.identity import Caller
 from podium.control.services import Services
 from podium.definition.fields import tag_problem
@@ -31,11 +31,12 @@ def checked_tag(tag: str) -> str:
 def set_limit(svc: Services, request: LimitRequest, caller: Caller) -> permits.TagView:
     """Set a tag's limit. Steps waiting for it start at once if it rose; if it fell below
     the steps running, they finish and no new one starts until there is room."""
-    authorize(caller, "tag.limit")
     tag = checked_tag(request.tag)
     now = svc.clock()
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "tag.limit")
         granted = permits.set_limit(conn, tag, request.limit, now)
+        audit(conn, caller, "tag.limit", target=tag, detail={"limit": request.limit}, now=now)
         queue.add_work(
             conn,
             [work_row(WorkKind.PERMIT, pk, step_id=step_id, due_at=now) for pk, step_id in granted],

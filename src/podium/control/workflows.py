@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from podium.control import changes
-from podium.control.access import authorize
-from podium.control.identity import Caller
+from podium.control.access import audit, authorize
+from podium.control.identity import Caller, server_caller
 from podium.control.services import Services
 from podium.definition import (
     Workflow,
@@ -29,6 +29,7 @@ from podium.errors import (
 )
 from podium.job_templates.registry import server_catalog
 from podium.store import Connection, permits, queue
+from podium.store import access as store_access
 from podium.store import admission as store_admission
 from podium.store import workflows as store_workflows
 from podium.store.database import Database
@@ -71,35 +72,56 @@ def push_workflow(
     """Store ``wf`` as the next version; with ``skip_unchanged``, an identical latest version
     is reused instead (so reloading the same files at every start adds nothing).
 
-    A definition without ``owner:`` is owned by whoever pushes it (the caller's name).
+    A definition without ``owner:`` keeps the workflow's owner, or is owned by whoever
+    creates it. Pushing needs the owner role on the workflow (creating one, operator on the
+    server), and naming an owner other than yourself or your group needs admin: the owner
+    is the identity its jobs run as.
     """
-    authorize(caller, "workflow.push", wf.id)
     created_by = caller.recorded_name
     text = canonical_yaml(wf)
     with db.transaction() as conn:
+        try:
+            current: store_workflows.WorkflowRow | None = store_workflows.get_workflow(conn, wf.id)
+        except WorkflowNotFound:
+            current = None
+        authorize(conn, caller, "workflow.push" if current else "workflow.create", wf.id)
+        owner = wf.owner or (current.owner if current else None) or created_by
+        if owner not in caller.names and (current is None or owner != current.owner):
+            authorize(
+                conn,
+                caller,
+                "workflow.push_owner",
+                doing=f"push a definition whose owner is {owner!r}, not itself or its group",
+            )
         check_subworkflow_cycles(conn, wf)
-        if skip_unchanged:
-            try:
-                current = store_workflows.get_workflow(conn, wf.id)
-                latest = store_workflows.get_version(conn, wf.id, current.latest_version)
-                if latest.canonical_yaml == text:
-                    return Pushed(
-                        wf.id, latest.version, current.active_version == latest.version, False
-                    )
-            except WorkflowNotFound:
-                pass
+        if skip_unchanged and current is not None:
+            latest = store_workflows.get_version(conn, wf.id, current.latest_version)
+            if latest.canonical_yaml == text:
+                return Pushed(
+                    wf.id, latest.version, current.active_version == latest.version, False
+                )
         version = store_workflows.push_version(
             conn,
             workflow_id=wf.id,
             canonical_yaml=text,
             definition=definition_json(wf),
-            owner=wf.owner or created_by,
+            owner=owner,
             description=wf.description,
             created_by=created_by,
             activate=active,
             now=now,
         )
+        store_access.replace_definition_access(conn, wf.id, wf.access, by=created_by, now=now)
         permits.known_tags(conn, _step_tags(wf.steps), now)
+        audit(
+            conn,
+            caller,
+            "workflow.push",
+            workflow_id=wf.id,
+            target=f"version {version}",
+            detail={"version": version, "active": active, "owner": owner},
+            now=now,
+        )
     if active:
         changes.announce()
     return Pushed(wf.id, version, active, True)
@@ -199,7 +221,7 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
     pushed = []
     templates = server_catalog(db)
     # The user who started the server pushes the files it loads.
-    pusher = Caller(os_user() or "podium server --load", "server")
+    pusher = server_caller(os_user() or "podium-server")
     for path in workflow_files(paths):
         text = read_definition_text(path)
         wf = load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
@@ -226,7 +248,7 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
 
 
 def os_user() -> str | None:
-    """The login name of this process's user, the pushing identity until identities land."""
+    """The login name of this process's user: who pushes what ``podium server --load`` loads."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):
@@ -244,20 +266,29 @@ def activate(
     svc: Services, workflow_id: str, caller: Caller, version: int | None = None
 ) -> Activated:
     """Make a version the active one (the latest when none is named): also the rollback."""
-    authorize(caller, "workflow.activate", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "workflow.activate", workflow_id)
         wf = store_workflows.get_workflow(conn, workflow_id)
         target = version if version is not None else wf.latest_version
         wf = store_workflows.set_active_version(conn, workflow_id, target, now=svc.clock())
+        audit(
+            conn,
+            caller,
+            "workflow.activate",
+            workflow_id=workflow_id,
+            target=f"version {target}",
+            now=svc.clock(),
+        )
     changes.announce()
     return Activated(workflow_id, wf.active_version, wf.latest_version)
 
 
 def deactivate(svc: Services, workflow_id: str, caller: Caller) -> Activated:
     """No version active: no trigger starts it and a run must name a version."""
-    authorize(caller, "workflow.deactivate", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "workflow.deactivate", workflow_id)
         wf = store_workflows.set_active_version(conn, workflow_id, None, now=svc.clock())
+        audit(conn, caller, "workflow.deactivate", workflow_id=workflow_id, now=svc.clock())
     changes.announce()
     return Activated(workflow_id, None, wf.latest_version)
 
@@ -265,9 +296,17 @@ def deactivate(svc: Services, workflow_id: str, caller: Caller) -> Activated:
 def unblock(svc: Services, workflow_id: str, caller: Caller) -> int:
     """strict_sequential: let the instances queued behind failed ones start; the instance
     number it is unblocked through."""
-    authorize(caller, "workflow.unblock", workflow_id)
     with svc.db.transaction() as conn:
+        authorize(conn, caller, "workflow.unblock", workflow_id)
         through = store_workflows.unblock(conn, workflow_id)
+        audit(
+            conn,
+            caller,
+            "workflow.unblock",
+            workflow_id=workflow_id,
+            detail={"through": through},
+            now=svc.clock(),
+        )
         for pk, _ in store_admission.queued_instances(conn, workflow_id, 1):
             queue.add_work(conn, [work_row(WorkKind.ADMIT, pk, due_at=svc.clock())])
     svc.on_work()

@@ -1,4 +1,5 @@
-"""The container keys of a step: ``container:`` (the image a script runs in) and ``resources:``.
+"""The container keys of a step: ``container:`` (the image a script runs in) and ``resources:``,
+and the hardening a container may ask for (``read_only``, ``network``).
 
 Kept apart from :mod:`podium.definition.model` because their checks (memory units, Docker's
 minimum) concern containers only; the model just holds them.
@@ -7,9 +8,9 @@ minimum) concern containers only; the model just holds them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from podium.definition.fields import StrictModel as _Model
 from podium.definition.fields import rejected
@@ -19,6 +20,9 @@ MIN_MEMORY_BYTES = 6 * 1024 * 1024
 """Docker refuses a memory limit below 6 MiB."""
 MEMORY_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?)[bB]?")
 MEMORY_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+NETWORK_MODES = ("bridge", "none")
+"""``network:`` of a container: Docker's default bridge, or no network at all."""
+NetworkMode = Literal["bridge", "none"]
 
 
 class Resources(_Model):
@@ -74,8 +78,38 @@ def memory_bytes(value: object) -> int | None:
     return size if size >= MIN_MEMORY_BYTES else None
 
 
+def check_read_only(value: Any) -> Any:
+    """``read_only`` is true or false."""
+    if value is not None and not isinstance(value, bool):
+        raise rejected(
+            f"bad read_only {value!r}: give true (a read-only root filesystem; /podium and "
+            "/tmp stay writable) or false"
+        )
+    return value
+
+
+def check_network(value: Any) -> Any:
+    """``network`` is ``none`` or ``bridge``."""
+    if value is not None and value not in NETWORK_MODES:
+        raise rejected(
+            f"bad network {value!r}: give 'none' (no network at all) or 'bridge' (Docker's "
+            "default network, the default)"
+        )
+    return value
+
+
+ReadOnly = Annotated[bool | None, BeforeValidator(check_read_only)]
+"""``read_only:`` of a container (``container:`` beside a script, or a ``container`` step)."""
+Network = Annotated[NetworkMode | None, BeforeValidator(check_network)]
+"""``network:`` of a container (``container:`` beside a script, or a ``container`` step)."""
+
+
 class ContainerOptions(_Model):
     """``container:`` beside ``type: script`` or ``python``: the image the script runs in."""
 
     image: str = Field(min_length=1)
     env: dict[str, str] | None = None
+    read_only: ReadOnly = None
+    """A read-only root filesystem (the attempt's ``/podium`` and a ``/tmp`` stay writable)."""
+    network: Network = None
+    """``none`` cuts the container off the network; ``bridge`` (the default) is Docker's."""

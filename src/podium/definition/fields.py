@@ -21,6 +21,7 @@ WORKFLOW_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 SIGNAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}")
+PRINCIPAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
 
 
 FIELD_ERROR = "podium"
@@ -168,3 +169,23 @@ class StrictModel(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
     )
+
+
+def principal_name_problem(name: object, what: str = "a user name") -> str | None:
+    """Why ``name`` cannot name a user, service account or group (owner:, access:), or None."""
+    if not isinstance(name, str) or not PRINCIPAL_NAME_RE.fullmatch(name):
+        return (
+            f"{what} must be 1 to 128 letters, digits and _ . @ - starting with a letter or "
+            f"digit, not {name!r}"
+        )
+    return None
+
+
+def _principal_name(value: Any) -> str:
+    problem = principal_name_problem(value)
+    if problem is not None:
+        raise rejected(problem)
+    return str(value)
+
+
+PrincipalName = Annotated[str, BeforeValidator(_principal_name)]

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
-from podium.definition.containers import ContainerOptions, Resources
+from podium.definition.containers import ContainerOptions, Network, ReadOnly, Resources
 from podium.definition.fields import (
     RULES_ERROR,
     CronExpression,
@@ -20,6 +20,7 @@ from podium.definition.fields import (
     Identifier,
     PositiveDuration,
     PositiveSeconds,
+    PrincipalName,
     SignalName,
     StrictModel,
     TagName,
@@ -127,6 +128,8 @@ class Step(_Model):
     image: str | None = None
     command: list[str] | None = None
     env: dict[str, str] | None = None
+    read_only: ReadOnly = None
+    network: Network = None
     container: ContainerOptions | None = None
     resources: Resources | None = None
     foreach: Foreach | None = None
@@ -157,7 +160,10 @@ class Step(_Model):
 class Workflow(_Model):
     id: WorkflowId
     description: str | None = None
-    owner: str | None = None
+    owner: PrincipalName | None = None
+    access: dict[PrincipalName, Literal["viewer", "operator", "owner"]] = Field(
+        default_factory=dict
+    )
     tags: list[str] = Field(default_factory=list)
     trigger: Trigger | None = None
     run_strategy: RunStrategy = "parallel"

@@ -21,7 +21,7 @@ BODY_KEYS: dict[str, tuple[str, ...]] = {
     "script": ("script", "file"),
     "python": ("script", "file"),
     "notebook": ("path", "parameters", "notebook", "cell_timeout"),
-    "container": ("image", "command", "env"),
+    "container": ("image", "command", "env", "read_only", "network"),
 }
 ALL_BODY_KEYS = (
     "seconds",
@@ -34,6 +34,8 @@ ALL_BODY_KEYS = (
     "image",
     "command",
     "env",
+    "read_only",
+    "network",
 )
 REQUIRED_BODY_KEY = {"sleep": "seconds", "notebook": "path", "container": "image"}
 

@@ -24,3 +24,4 @@ class Topic(StrEnum):
     WORKFLOW_PUSHED = "workflow.pushed"
     WORKFLOW_ACTIVATED = "workflow.activated"
     WORKFLOW_DEACTIVATED = "workflow.deactivated"
+    AUDIT = "audit.change"

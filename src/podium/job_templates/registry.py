@@ -7,7 +7,7 @@ starts afterwards, in every workflow that uses the template.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from podium.definition.params import type_problem
@@ -66,11 +66,14 @@ def register(
     script: Any,
     created_by: str | None,
     now: float,
+    before: Callable[[Connection], None] = lambda _conn: None,
 ) -> JobTemplate:
-    """Check a template and store it as the next version of its name."""
+    """Check a template and store it as the next version of its name; ``before`` runs
+    first in the same transaction (authorization and audit)."""
     template = build_template(name, description, parameters, script, source="registered")
     declared = {p.name: parameter_json(p) for p in template.parameters}
     with db.transaction() as conn:
+        before(conn)
         version = store_templates.register_template(
             conn,
             name=template.name,

@@ -7,6 +7,7 @@ The engine launches with :func:`launch` (idempotent by attempt directory), hands
 
 from __future__ import annotations
 
+from podium.jobs.assets import remove_assets
 from podium.jobs.base import (
     AlreadyLaunched,
     JobExit,
@@ -16,6 +17,7 @@ from podium.jobs.base import (
     Probe,
     ProbeState,
 )
+from podium.jobs.identity import RunAs, os_identity, switching_users
 from podium.jobs.logs import log_tail, read_log
 from podium.jobs.outcome import collect
 from podium.jobs.process import job_environment, kill_group, launch, probe
@@ -30,12 +32,16 @@ __all__ = [
     "OnExit",
     "Probe",
     "ProbeState",
+    "RunAs",
     "Supervisor",
     "collect",
     "job_environment",
     "kill_group",
     "launch",
     "log_tail",
+    "os_identity",
     "probe",
     "read_log",
+    "remove_assets",
+    "switching_users",
 ]

@@ -10,9 +10,12 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.errors import PodiumError
+
+if TYPE_CHECKING:
+    from podium.jobs.identity import RunAs
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,11 @@ class JobSpec:
     outputs: Sequence[str] = ()
     config: Mapping[str, Any] = field(default_factory=dict)
     """The step's own job keys (``StepPlan.job``): a notebook's path, a container's image…"""
+    run_as: RunAs | None = None
+    """Whom the job runs as (``PODIUM_USER``); a root worker switches to its OS user."""
+    assets: Mapping[str, bytes] = field(default_factory=dict)
+    """Relative path (``jars/etl.jar``) to plaintext content, on disk only while the job runs
+    (``PODIUM_ASSETS``)."""
 
 
 @dataclass(frozen=True)

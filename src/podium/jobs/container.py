@@ -11,6 +11,11 @@ attempt ends) removes the container it names.
 
 The attempt directory is mounted at ``/podium``: the params, outputs and milestones files and
 the working directory are where the ``PODIUM_*`` variables say, inside the container too.
+
+The runner stays the worker's user (it talks to Docker and writes the ``container`` file in
+the attempt directory); the container runs as the job's user (``--user UID:GID``, from
+``JobSpec.run_as`` on a root worker, else the runner's own), with no capabilities and no way to
+gain privileges, and, when the step asks, a read-only root filesystem and no network.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ import docker.errors
 from docker.models.containers import Container
 
 import podium
-from podium.definition.containers import Resources
+from podium.definition.containers import NETWORK_MODES, Resources
 from podium.jobs.base import JobSpec, LaunchFailed
+from podium.jobs.identity import RunAs
 from podium.jobs.layout import (
     ARTIFACTS_DIR,
+    ASSETS_DIR,
     CONTAINER_FILE,
     JOB_CONFIG_FILE,
     MILESTONES_FILE,
@@ -66,7 +73,10 @@ _FILE_VARS = {
     "PODIUM_OUTPUTS": OUTPUTS_FILE,
     "PODIUM_MILESTONES": MILESTONES_FILE,
     "PODIUM_ARTIFACTS": ARTIFACTS_DIR,
+    "PODIUM_ASSETS": ASSETS_DIR,
 }
+TMPFS_OPTIONS = "rw,nosuid,nodev,mode=1777"
+"""``/tmp`` of a container with a read-only root filesystem."""
 _SCRIPT_SHELL = (
     'if command -v bash >/dev/null 2>&1; then exec bash -e -o pipefail "$0"; fi; exec sh -e "$0"'
 )
@@ -95,16 +105,22 @@ def container_name(attempt_id: str) -> str:
     return NAME_PREFIX + _NAME_UNSAFE.sub("_", attempt_id)[:200]
 
 
-def runner_command(spec: JobSpec) -> list[str]:
+def runner_command(spec: JobSpec, run_as: RunAs | None = None) -> list[str]:
     """The job command of a container job, once Docker is known to be there with the image.
 
     Checking here makes a missing Docker or image a platform error of the launch, with the fix
-    in its message, rather than a failing job.
+    in its message, rather than a failing job. ``run_as`` is whom the container runs as (None:
+    the runner's own user, as the worker decided).
     """
     docker_host = os.environ.get("DOCKER_HOST")
+    hardening(spec.step_type, spec.config)
     check_docker(docker_host, image_of(spec.step_type, spec.config))
     command = [sys.executable, "-m", "podium.jobs.container", str(spec.attempt_dir)]
     command += ["--type", spec.step_type, "--name", container_name(spec.attempt_id)]
+    if run_as is not None:
+        command += ["--user", f"{run_as.uid}:{run_as.gid}"]
+        if run_as.groups:
+            command += ["--group-add", ",".join(str(g) for g in run_as.groups)]
     return command + (["--docker-host", docker_host] if docker_host else [])
 
 
@@ -260,18 +276,44 @@ def container_environment(
     return env
 
 
+def hardening(step_type: str, config: Mapping[str, Any]) -> tuple[bool, str]:
+    """``(read_only, network)`` the step asks for: the ``container:`` mapping beside a script,
+    or the ``container`` step's own keys. Checked again here: job.json is only data."""
+    options = config.get("container")
+    keys: Mapping[str, Any] = config
+    if step_type != "container" and isinstance(options, Mapping):
+        keys = options
+    read_only = keys.get("read_only") or False
+    network = keys.get("network") or "bridge"
+    if not isinstance(read_only, bool) or network not in NETWORK_MODES:
+        raise LaunchFailed(
+            f"bad container options read_only={read_only!r}, network={network!r}: read_only "
+            f"is true or false, network one of {', '.join(NETWORK_MODES)}"
+        )
+    return read_only, network
+
+
 def create_options(
-    attempt_dir: Path, step_type: str, config: Mapping[str, Any], job_env: Mapping[str, str]
+    attempt_dir: Path,
+    step_type: str,
+    config: Mapping[str, Any],
+    job_env: Mapping[str, str],
+    user: str | None = None,
+    group_add: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Keyword arguments of ``containers.create`` for this attempt."""
+    """Keyword arguments of ``containers.create`` for this attempt; ``user`` is ``UID:GID``
+    (None: this process's own)."""
     resources = Resources.model_validate(config.get("resources") or {})
     library = Path(podium.__file__).resolve().parent
+    read_only, network = hardening(step_type, config)
     options: dict[str, Any] = {
         "image": image_of(step_type, config),
         "command": container_command(step_type, config),
         "environment": container_environment(step_type, config, job_env),
         "working_dir": f"{MOUNT}/{WORK_DIR}",
-        "user": f"{os.getuid()}:{os.getgid()}",
+        "user": user or f"{os.getuid()}:{os.getgid()}",
+        "security_opt": ["no-new-privileges"],
+        "cap_drop": ["ALL"],
         "volumes": {
             str(attempt_dir.resolve()): {"bind": MOUNT, "mode": "rw"},
             str(library): {"bind": f"{LIBRARY_MOUNT}/podium", "mode": "ro"},
@@ -281,6 +323,13 @@ def create_options(
         "stdin_open": False,
         "tty": False,
     }
+    if group_add:
+        options["group_add"] = list(group_add)
+    if read_only:
+        options["read_only"] = True
+        options["tmpfs"] = {"/tmp": TMPFS_OPTIONS}
+    if network != "bridge":
+        options["network_mode"] = network
     if resources.nano_cpus is not None:
         options["nano_cpus"] = resources.nano_cpus
     if resources.memory_bytes is not None:
@@ -289,14 +338,22 @@ def create_options(
     return options
 
 
-def run(attempt_dir: Path, step_type: str, name: str, docker_host: str | None) -> int:
+def run(
+    attempt_dir: Path,
+    step_type: str,
+    name: str,
+    docker_host: str | None,
+    user: str | None = None,
+    group_add: Sequence[str] = (),
+) -> int:
     """Run (or re-attach to) the attempt's container; its exit status is the runner's."""
     config = _read_config(attempt_dir)
     client = _client(docker_host)
     record = {"name": name, "docker_host": docker_host}
     _write_atomically(attempt_dir / CONTAINER_FILE, json.dumps(record))
+    options = create_options(attempt_dir, step_type, config, dict(os.environ), user, group_add)
     try:
-        container, since = _attach_or_start(client, name, attempt_dir, step_type, config)
+        container, since = _attach_or_start(client, name, options)
         _stream_logs(container, since)
         status = int(container.wait()["StatusCode"])
         container.reload()
@@ -315,11 +372,7 @@ def run(attempt_dir: Path, step_type: str, name: str, docker_host: str | None) -
 
 
 def _attach_or_start(
-    client: docker.DockerClient,
-    name: str,
-    attempt_dir: Path,
-    step_type: str,
-    config: Mapping[str, Any],
+    client: docker.DockerClient, name: str, options: Mapping[str, Any]
 ) -> tuple[Container, int | None]:
     """The attempt's container, started once: found again if a runner already created it.
 
@@ -328,7 +381,6 @@ def _attach_or_start(
     try:
         container = client.containers.get(name)
     except docker.errors.NotFound:
-        options = create_options(attempt_dir, step_type, config, dict(os.environ))
         try:
             container = client.containers.create(name=name, **options)
         except docker.errors.APIError as exc:
@@ -385,17 +437,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--type", dest="step_type", default="container")
     parser.add_argument("--name", required=True)
     parser.add_argument("--docker-host", default=None)
+    parser.add_argument("--user", default=None, help="UID:GID the container runs as")
+    parser.add_argument("--group-add", default="", help="supplementary gids, comma-separated")
     args = parser.parse_args(argv)
+    groups = [g for g in args.group_add.split(",") if g]
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _on_signal)
     try:
-        return run(args.attempt_dir, args.step_type, args.name, args.docker_host)
+        return run(args.attempt_dir, args.step_type, args.name, args.docker_host, args.user, groups)
     except Stopped as stop:  # before the container existed, or while removing it
         with contextlib.suppress(docker.errors.DockerException):
             _remove(_client(args.docker_host), args.name)
         return 128 + stop.signum
     except docker.errors.DockerException as exc:
         _say(f"Docker failed: {exc}")
+        return DOCKER_EXIT
+    except LaunchFailed as exc:
+        _say(str(exc))
         return DOCKER_EXIT
 
 

@@ -21,13 +21,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from podium.jobs.layout import ARTIFACTS_DIR, ERROR_FILE, JOB_CONFIG_FILE, PARAMS_FILE, WORK_DIR
+from podium.jobs.layout import (
+    ARTIFACTS_DIR,
+    ERROR_FILE,
+    IO_DIR,
+    JOB_CONFIG_FILE,
+    PARAMS_FILE,
+    WORK_DIR,
+)
 
 KERNEL_NAME = "python3"
 KERNEL_START_TIMEOUT_S = 60.0
 """How long the kernel gets to start and answer before the step fails."""
-INPUT_NOTEBOOK = "notebook.ipynb"
-"""The notebook as stored in the step, written into the attempt directory before it runs."""
+INPUT_NOTEBOOK = f"{IO_DIR}/notebook.ipynb"
+"""The notebook as stored in the step, written by the job (among its own files) before it runs."""
 SOURCE_EXCERPT_LINES = 3
 SOURCE_EXCERPT_CHARS = 120
 USER_ERROR_EXIT = 1
@@ -182,7 +189,7 @@ def _run_failure(exc: Exception, cell_timeout: Any) -> str:
 def _prepare_jupyter_environment(attempt_dir: Path) -> None:
     """Keep Jupyter's runtime files (kernel connection files) with the attempt, not in the
     home directory, and use its current directory layout without a deprecation notice."""
-    runtime = attempt_dir / "jupyter-runtime"
+    runtime = attempt_dir / IO_DIR / "jupyter-runtime"
     runtime.mkdir(exist_ok=True)
     os.environ.setdefault("JUPYTER_RUNTIME_DIR", str(runtime))
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from podium.jobs.assets import remove_assets
 from podium.jobs.base import JobExit
 from podium.jobs.layout import ERROR_FILE, EXIT_FILE, MILESTONES_FILE, OUTPUTS_FILE
 from podium.jobs.logs import log_tail
+from podium.jobs.untrusted import read_job_file
 
 MAX_MILESTONES = 100
 """Milestones kept per attempt; a job that records more keeps its first ones."""
@@ -19,6 +21,8 @@ MAX_MILESTONE_CHARS = 1000
 MAX_MILESTONES_BYTES = 1 << 20
 """How much of the milestones file is read: a job cannot make the worker read gigabytes."""
 MAX_JOB_ERROR_BYTES = 4096
+MAX_OUTPUTS_BYTES = 16 << 20
+"""A larger outputs file fails the step rather than the worker's memory."""
 
 VANISHED_ERROR = (
     "the job's process ended without recording an exit status "
@@ -31,7 +35,10 @@ def collect(attempt_dir: Path, outputs: Sequence[str]) -> JobExit:
 
     A job that exits 0 but leaves out a declared output, or writes something that is not a
     JSON object to ``PODIUM_OUTPUTS``, failed: the step promised those values to its readers.
+    The job's files are read as untrusted (see :mod:`podium.jobs.untrusted`), and assets the
+    shim could not remove (it was killed) are removed here, once the job can no longer use them.
     """
+    remove_assets(attempt_dir)
     tail = log_tail(attempt_dir)
     milestones = read_milestones(attempt_dir)
     status = read_exit_status(attempt_dir)
@@ -75,10 +82,8 @@ def _mtime(path: Path) -> float | None:
 
 def read_job_error(attempt_dir: Path) -> str | None:
     """The job's own account of its failure (``error`` file), at most ~4 KB, if it left one."""
-    try:
-        with (attempt_dir / ERROR_FILE).open("rb") as f:
-            raw = f.read(MAX_JOB_ERROR_BYTES)
-    except FileNotFoundError:
+    raw = read_job_file(attempt_dir / ERROR_FILE, MAX_JOB_ERROR_BYTES)
+    if raw is None:
         return None
     return raw.decode("utf-8", errors="replace").strip() or None
 
@@ -106,10 +111,11 @@ def decode_status(status: int) -> tuple[int | None, int | None]:
 
 def read_outputs(attempt_dir: Path) -> tuple[dict[str, Any], str | None]:
     """The outputs object and, when the file is unusable, why (a missing file is no outputs)."""
-    try:
-        raw = (attempt_dir / OUTPUTS_FILE).read_bytes()
-    except FileNotFoundError:
+    raw = read_job_file(attempt_dir / OUTPUTS_FILE, MAX_OUTPUTS_BYTES + 1)
+    if raw is None:
         return {}, None
+    if len(raw) > MAX_OUTPUTS_BYTES:
+        return {}, f"PODIUM_OUTPUTS file is larger than {MAX_OUTPUTS_BYTES >> 20} MiB"
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -122,10 +128,8 @@ def read_outputs(attempt_dir: Path) -> tuple[dict[str, Any], str | None]:
 def read_milestones(attempt_dir: Path) -> tuple[tuple[float, str], ...]:
     """The ``(at, text)`` milestones the job appended; a line that is not one is skipped,
     since a job may write anything to the file and still deserves its other milestones."""
-    try:
-        with (attempt_dir / MILESTONES_FILE).open("rb") as f:
-            raw = f.read(MAX_MILESTONES_BYTES)
-    except FileNotFoundError:
+    raw = read_job_file(attempt_dir / MILESTONES_FILE, MAX_MILESTONES_BYTES)
+    if raw is None:
         return ()
     found: list[tuple[float, str]] = []
     for line in raw.splitlines():

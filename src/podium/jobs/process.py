@@ -21,10 +21,14 @@ from typing import Any
 
 import podium
 from podium.jobs import procfs
+from podium.jobs.assets import check_asset_paths, remove_assets, write_assets
 from podium.jobs.base import AlreadyLaunched, JobSpec, Launched, LaunchFailed, Probe, ProbeState
+from podium.jobs.identity import RunAs, setpriv_prefix, switches_to, switching_users
 from podium.jobs.layout import (
     ARTIFACTS_DIR,
+    ASSETS_DIR,
     EXIT_FILE,
+    IO_DIR,
     JOB_CONFIG_FILE,
     LOG_FILE,
     MILESTONES_FILE,
@@ -55,15 +59,21 @@ SHIM_RECORD_S = 2.0
 def launch(spec: JobSpec) -> Launched:
     """Start the job of ``spec`` once: a second call for the same attempt raises AlreadyLaunched.
 
-    On the engine's hot path: one spawn and a handful of small file writes, no waiting.
+    On the engine's hot path: one spawn and a handful of small file writes, no waiting. A root
+    worker runs the job as ``spec.run_as`` (``setpriv`` inside the shim, which stays root); the
+    runner of a container job stays the worker's and the container runs as that user.
     """
+    check_asset_paths(spec.assets)
+    target = switches_to(spec.run_as)
     if spec.step_type == "container" or spec.config.get("container"):
         from podium.jobs import container  # the Docker client, only for workers that need it
 
-        command = container.runner_command(spec)
+        command = container.runner_command(spec, target)
     else:
         runner = "python" if spec.config.get("template") else spec.step_type
         command = job_command(runner, spec.attempt_dir / SCRIPT_FILE)
+        if target is not None:
+            command = setpriv_prefix(target) + command
     params_json = _params_json(spec.params)
     env = job_environment(spec)
     attempt_dir = spec.attempt_dir
@@ -79,20 +89,55 @@ def launch(spec: JobSpec) -> Launched:
     except OSError as exc:
         raise _launch_failed(spec, f"cannot create {attempt_dir}: {exc}") from exc
     try:
-        os.mkdir(attempt_dir / WORK_DIR)
-        os.mkdir(attempt_dir / ARTIFACTS_DIR)
-        if spec.config:
-            (attempt_dir / JOB_CONFIG_FILE).write_text(json.dumps(dict(spec.config)), "utf-8")
-        (attempt_dir / SCRIPT_FILE).write_text(spec.script, encoding="utf-8")
-        (attempt_dir / PARAMS_FILE).write_text(params_json, encoding="utf-8")
+        _write_attempt_files(spec, params_json, target)
         pid = _spawn_shim(attempt_dir, command, env)
     except (OSError, ValueError) as exc:
+        remove_assets(attempt_dir)
         _note_in_log(attempt_dir, f"podium: the job could not be started: {exc}")
         raise _launch_failed(spec, f"the job could not be started: {exc}") from exc
     pid_start = procfs.start_time(pid)
     if pid_start is None:  # our own child cannot be missing, even once it has exited
         raise _launch_failed(spec, f"process {pid} disappeared right after it was started")
     return Launched(pid=pid, pid_start=pid_start)
+
+
+def _write_attempt_files(spec: JobSpec, params_json: str, target: RunAs | None) -> None:
+    """The attempt's files, and the job's directories handed to ``target`` last.
+
+    The attempt directory stays this process's (the job cannot forge its pid or exit files);
+    the job can read its script and config (group ``target.gid``) and owns ``work/``,
+    ``artifacts/``, ``io/`` and ``assets/``, given away only once everything in them is written.
+    """
+    attempt_dir = spec.attempt_dir
+    owner = None if target is None else (target.uid, target.gid)
+    if target is not None:
+        os.chmod(attempt_dir, 0o711)
+    os.mkdir(attempt_dir / WORK_DIR)
+    os.mkdir(attempt_dir / ARTIFACTS_DIR)
+    os.mkdir(attempt_dir / IO_DIR, 0o700)
+    readable = None if target is None else (-1, target.gid)
+    shared_mode = 0o644 if target is None else 0o640
+    if spec.config:
+        config_json = json.dumps(dict(spec.config))
+        _write_file(attempt_dir / JOB_CONFIG_FILE, config_json, shared_mode, readable)
+    _write_file(attempt_dir / SCRIPT_FILE, spec.script, shared_mode, readable)
+    _write_file(attempt_dir / PARAMS_FILE, params_json, 0o600, owner)
+    if spec.assets:
+        write_assets(attempt_dir, spec.assets, owner)
+    if owner is not None:
+        for name in (WORK_DIR, ARTIFACTS_DIR, IO_DIR):
+            os.chown(attempt_dir / name, *owner, follow_symlinks=False)
+
+
+def _write_file(path: Path, text: str, mode: int, owner: tuple[int, int] | None) -> None:
+    """A new file (never through a planted symlink), given to ``owner`` (uid or -1, gid)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, mode)
+    with open(fd, "w", encoding="utf-8") as f:
+        if owner is not None:
+            os.fchown(fd, *owner)
+            os.fchmod(fd, mode)  # not narrowed by the umask: the job must read it
+        f.write(text)
 
 
 def job_command(step_type: str, script_path: Path) -> list[str]:
@@ -121,6 +166,14 @@ def job_environment(spec: JobSpec) -> dict[str, str]:
             value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
         )
     env.update(spec.env)
+    run_as = spec.run_as
+    if run_as is not None:
+        env["PODIUM_USER"] = run_as.name
+        if switching_users():
+            env["USER"] = env["LOGNAME"] = run_as.os_user
+            env["HOME"] = run_as.home
+    if spec.assets:
+        env["PODIUM_ASSETS"] = str(spec.attempt_dir / ASSETS_DIR)
     env["PODIUM_PARAMS"] = str(spec.attempt_dir / PARAMS_FILE)
     env["PODIUM_OUTPUTS"] = str(spec.attempt_dir / OUTPUTS_FILE)
     env["PODIUM_MILESTONES"] = str(spec.attempt_dir / MILESTONES_FILE)

@@ -8,6 +8,10 @@
 # The traps keep the shim alive through the SIGTERM sent to its process group, so the status of
 # a job stopped that way is still recorded (128+N for a job killed by signal N); a job stopped
 # before it even started does not start.
+#
+# A root worker runs the job as another user by putting setpriv in front of COMMAND: the shim
+# itself stays root, so the files it writes stay where the job cannot touch them. The step's
+# assets (plain text) are removed as soon as the job's command has ended.
 trap '_podium_stopped=143' TERM
 trap '_podium_stopped=130' INT
 trap '_podium_stopped=129' HUP
@@ -28,7 +32,8 @@ else
     status=127
 fi
 
-# Whatever the job left running in its process group goes with it.
+# Whatever the job left running in its process group goes with it, and so do its assets.
 kill -s TERM 0 2>/dev/null
+if [ -d "$dir/assets" ]; then /bin/rm -rf -- "$dir/assets"; fi
 echo "$status" >"$dir/exit.tmp" && mv -f "$dir/exit.tmp" "$dir/exit"
 exit "$status"

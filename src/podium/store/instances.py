@@ -53,8 +53,11 @@ def create_instance(
     params: dict[str, Any],
     trigger: dict[str, Any],
     now: float,
+    started_by: str | None = None,
 ) -> None:
-    """Write the instance and the queue row that starts it, in the caller's transaction."""
+    """Write the instance and the queue row that starts it, in the caller's transaction.
+    Its jobs run as the workflow's owner of this moment (``run_as``)."""
+    owner = sa.select(workflows.c.owner).where(workflows.c.workflow_id == workflow_id)
     pk = conn.execute(
         instances.insert()
         .values(
@@ -65,6 +68,8 @@ def create_instance(
             params=params,
             trigger=trigger,
             created_at=now,
+            started_by=started_by,
+            run_as=owner.scalar_subquery(),
         )
         .returning(instances.c.pk)
     ).scalar_one()
@@ -120,6 +125,13 @@ def create_instances(conn: sa.Connection, rows: Sequence[NewInstance], *, now: f
     in a few statements for the whole batch (a cron spike)."""
     if not rows:
         return
+    owners = dict(
+        conn.execute(
+            sa.select(workflows.c.workflow_id, workflows.c.owner).where(
+                workflows.c.workflow_id.in_({r.workflow_id for r in rows})
+            )
+        ).all()
+    )
     pks = (
         conn.execute(
             instances.insert().returning(instances.c.pk, sort_by_parameter_order=True),
@@ -132,6 +144,8 @@ def create_instances(conn: sa.Connection, rows: Sequence[NewInstance], *, now: f
                     "params": r.params,
                     "trigger": r.trigger,
                     "created_at": now,
+                    "started_by": r.started_by,
+                    "run_as": owners.get(r.workflow_id),
                 }
                 for r in rows
             ],
@@ -171,6 +185,7 @@ class NewInstance:
     version: int
     params: dict[str, Any]
     trigger: dict[str, Any]
+    started_by: str | None = None
 
 
 @dataclass
@@ -199,6 +214,8 @@ class InstanceRow:
     plan_path: str
     tags: list[str] | None = None
     """Concurrency tags inherited from the step that started this child instance."""
+    started_by: str | None = None
+    run_as: str | None = None
 
 
 def lock_instance(conn: sa.Connection, pk: int, *, skip_locked: bool = False) -> InstanceRow | None:
@@ -228,6 +245,8 @@ def lock_instance(conn: sa.Connection, pk: int, *, skip_locked: bool = False) ->
         instances.c.iteration,
         instances.c.plan_path,
         instances.c.tags,
+        instances.c.started_by,
+        instances.c.run_as,
     ).where(instances.c.pk == pk)
     query = dialect.of(conn).lock(query, skip_locked=skip_locked)
     row = conn.execute(query).first()
@@ -351,6 +370,8 @@ INSTANCE_COLUMNS = (
     instances.c.iteration,
     instances.c.waiting,
     instances.c.tags,
+    instances.c.started_by,
+    instances.c.run_as,
 )
 
 

@@ -69,6 +69,10 @@ instances = sa.Table(
     # Concurrency tags a child instance inherits from the step that started it (a foreach
     # or subworkflow step with tags): every job step inside needs their permits too.
     sa.Column("tags", sa.JSON, nullable=True),
+    # Who asked for the instance (a principal, or ``trigger:cron`` ...) and the identity
+    # its jobs run as (the workflow's owner when it was created).
+    sa.Column("started_by", sa.String(200), nullable=True),
+    sa.Column("run_as", sa.String(128), nullable=True),
     sa.Index(
         "uq_instances_workflow_instance",
         "workflow_id",
@@ -343,4 +347,79 @@ templates = sa.Table(
     sa.Column("script", sa.Text, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# -- identity, access and audit ------------------------------------------------------
+
+# Users and service accounts. ``role`` is the global role (viewer < operator < owner <
+# admin), NULL for none: such a principal sees only the workflows it was granted.
+principals = sa.Table(
+    "principals",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("role", sa.String(16), nullable=True),
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_by", sa.String(128), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# API tokens: only the SHA-256 of the secret is kept. ``role`` caps what the token may do
+# (at most its principal's role); ``workflows`` (a list, or NULL for all) limits where.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("principal", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=True),
+    sa.Column("workflows", sa.JSON, nullable=True),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+    sa.Column("last_used_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("principal", "name", name="uq_tokens_principal_name"),
+)
+
+# Per-workflow roles: granted by a definition's ``access:`` (source 'definition', replaced
+# at every push) or by ``podium access`` (source 'grant'). ``name`` is a principal or group.
+workflow_access = sa.Table(
+    "workflow_access",
+    metadata,
+    sa.Column("workflow_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("source", sa.String(16), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("granted_by", sa.String(128), nullable=True),
+    sa.Column("granted_at", sa.Float, nullable=False),
+)
+
+# Which OS user the jobs of a Podium identity (principal or group) run as, when the worker
+# runs as root. Without a row, a job is refused rather than run as root.
+os_users = sa.Table(
+    "os_users",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("os_user", sa.String(64), nullable=False),
+    sa.Column("set_by", sa.String(128), nullable=True),
+    sa.Column("set_at", sa.Float, nullable=False),
+)
+
+# Every change made through the door: who, what, where, when.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("workflow_id", sa.String(128), nullable=True),
+    sa.Column("target", sa.String(400), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_audit_at", "at"),
+    sa.Index("ix_audit_actor", "actor", "id"),
+    sa.Index("ix_audit_workflow", "workflow_id", "id"),
 )

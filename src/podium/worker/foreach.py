@@ -116,6 +116,8 @@ def _launch_iterations(
                 "status": InstanceStatus.CREATED.value,
                 "params": {**base, **iteration_values(over, index)},
                 "trigger": row.trigger,
+                "started_by": row.started_by,
+                "run_as": row.run_as,
                 "created_at": tx.now,
                 "parent_pk": row.pk,
                 "parent_step": step.id,

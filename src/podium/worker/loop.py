@@ -31,6 +31,7 @@ from podium.store.database import Database, is_retryable
 from podium.store.notify import listen_for_work
 from podium.worker import admission, foreach
 from podium.worker.advance import Advance
+from podium.worker.identity import Refusal, RunAsResolver
 from podium.worker.orders import (
     CancelOrder,
     LaunchOrder,
@@ -113,6 +114,7 @@ class Worker:
         self.clock = clock
         self.worker_id = f"{settings.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.supervisor = jobs.Supervisor(grace_s=settings.kill_grace_s)
+        self.identities = RunAsResolver(db, unmapped=settings.run_unmapped_as)
         self.wake = threading.Event()
         # Set while the engine has nothing to do now: no job result waiting, no row due, and
         # no notify or result since it looked. Tests wait for it instead of sleeping.
@@ -398,6 +400,12 @@ class Worker:
         )
 
     def _launch(self, order: LaunchOrder) -> None:
+        who = self.identities.run_as(order.instance.run_as)
+        if isinstance(who, Refusal):
+            if not (order.resume and order.attempt_dir.exists()):
+                self._report(order.attempt_id, Outcome(None, {}, who.message))
+                return
+            who = None  # launched before: re-attach to the job, whoever it runs as
         spec = jobs.JobSpec(
             attempt_id=order.attempt_id,
             step_type=order.step.type,
@@ -412,6 +420,7 @@ class Worker:
             },
             outputs=order.step.outputs,
             config=order.step.job,
+            run_as=who,
         )
         try:
             launched = jobs.launch(spec)

@@ -145,6 +145,9 @@ def child_values(
             budgets=tx.budgets,
         ),
         "trigger": trigger,
+        # A subworkflow runs as its caller: whoever may start the parent runs its children.
+        "started_by": t.row.started_by,
+        "run_as": t.row.run_as,
         "created_at": tx.now,
         "parent_pk": t.row.pk,
         "parent_step": step.id,

@@ -164,6 +164,8 @@ class Transaction:
             iteration=values["iteration"],
             plan_path=values["plan_path"],
             tags=values["tags"],
+            started_by=values.get("started_by"),
+            run_as=values.get("run_as"),
         )
         plan = self.load_plan(self.conn, row.workflow_id, row.version).at(row.plan_path)
         self.instances[pk] = Tracked(row, plan, None)
