@@ -8,6 +8,7 @@ a role on the workflow or on the server.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ import pytest
 from podium.api.app import create_app
 from podium.control import principals
 from podium.control.access import RULES
+from podium.control.assets import MasterKeys
 from podium.control.identity import Role, caller_named
 from podium.control.services import Services
 from podium.control.workflows import push_workflow
 from podium.definition import load_workflow
 from podium.store.database import Database
 from podium.store.migrate import upgrade
+from podium.vault import Keyring
 from tests.support import InProcessApi, admin_token
 
 WF = "wf"
@@ -74,6 +77,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/users/{name}/os-user"): {"os_user": "nobody"},
     ("POST", "/api/v1/tokens"): {"name": "another"},
     ("POST", "/api/v1/workflows/{workflow_id}/access"): {"grant": {"zed": "viewer"}},
+    ("PUT", "/api/v1/assets/{name}"): {"any": "bytes"},
 }
 """A request body each route accepts, so a refusal can only be the authorization's."""
 
@@ -99,7 +103,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[
     db = Database(f"sqlite:///{home / 'podium.db'}")
     upgrade(db)
     try:
-        app = create_app(db)
+        keys = MasterKeys(lambda: Keyring({"test": secrets.token_bytes(32)}, "test"))
+        app = create_app(db, master_keys=keys)
         tokens = {"tester": admin_token(db)}
         svc = Services(db, clock=time.time)
         admin = caller_named("tester")

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from podium import __version__
 from podium.api import (
+    routes_assets,
     routes_breakpoints,
     routes_identity,
     routes_instances,
@@ -33,6 +34,7 @@ from podium.api import (
 from podium.api.context import Authenticator, AuthSettings
 from podium.api.docs_pages import add_docs_pages
 from podium.api.limits import add_body_limit
+from podium.control.assets import MasterKeys
 from podium.control.plans import PlanCache, PlanOf
 from podium.control.services import Services
 from podium.errors import PodiumError
@@ -48,10 +50,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     plans: PlanOf | None = None,
     auth: AuthSettings | None = None,
+    master_keys: MasterKeys | None = None,
 ) -> FastAPI:
     """The API over ``db``; ``on_work`` wakes an engine in the same process, if any, and
     ``plans`` is that engine's plan cache, shared. ``auth`` defaults to the environment's
-    (``PODIUM_AUTH``, ``PODIUM_OIDC_*``): tokens required."""
+    (``PODIUM_AUTH``, ``PODIUM_OIDC_*``): tokens required. ``master_keys`` seal assets; by
+    default those of the environment (``PODIUM_MASTER_KEY``…), loaded when first needed."""
     app = FastAPI(
         title="Podium",
         version=__version__,
@@ -61,6 +65,7 @@ def create_app(
     )
     app.state.podium = Services(db=db, on_work=on_work, clock=clock, plans=plans or PlanCache())
     app.state.authenticator = Authenticator(auth or AuthSettings.from_env())
+    app.state.master_keys = master_keys or MasterKeys()
     add_body_limit(app)
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
@@ -83,6 +88,7 @@ def create_app(
     app.include_router(routes_templates.router)
     app.include_router(routes_notebooks.router)
     app.include_router(routes_identity.router)
+    app.include_router(routes_assets.router)
     return app
 
 

@@ -90,6 +90,13 @@ class PodiumClient:
     def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("PATCH", path, json=body)
 
+    def put_bytes(
+        self, path: str, content: bytes, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """PUT ``content`` as it is (``application/octet-stream``), not as JSON."""
+        headers = {"Content-Type": "application/octet-stream"}
+        return self._request("PUT", path, content=content, params=params, headers=headers)
+
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self._http.request(method, API_PREFIX + path, **kwargs)
@@ -117,6 +124,10 @@ class PodiumClient:
 
     def push_workflow(self, yaml_text: str, *, active: bool) -> dict[str, Any]:
         return self.post("/workflows", {"yaml": yaml_text, "active": active})
+
+    def put_asset(self, name: str, content: bytes, *, owner: str | None = None) -> dict[str, Any]:
+        params = {"owner": owner} if owner is not None else None
+        return self.put_bytes(f"/assets/{quote_segment(name)}", content, params)
 
     def workflow_info(self, workflow_id: str) -> dict[str, Any]:
         return self.get(f"/workflows/{quote_segment(workflow_id)}")

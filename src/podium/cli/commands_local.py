@@ -37,6 +37,8 @@ class FileCheck:
     step_count: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
     workflow: Any = field(default=None, repr=False)
+    asset_files: list[Any] = field(default_factory=list, repr=False)
+    """The ``AssetFile`` s its steps ship (``assets: [{name, file}]``): push stores them first."""
 
     @property
     def valid(self) -> bool:
@@ -52,7 +54,8 @@ class FileCheck:
 
 
 def load_definition_file(path: Path, *, templates: Any = None) -> Any:
-    """Load a YAML definition the way the server will see it (``file:`` scripts inlined).
+    """Load a YAML definition the way the server will see it (``file:`` scripts inlined,
+    asset files replaced by their names).
 
     Template steps are checked against ``templates`` (a ``TemplateCatalog``; default: the
     templates shipped with Podium). Raises :class:`podium.errors.PodiumError`
@@ -60,6 +63,12 @@ def load_definition_file(path: Path, *, templates: Any = None) -> Any:
     """
     from podium.definition import load_workflow
 
+    text = read_definition_file(path)
+    return load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
+
+
+def read_definition_file(path: Path) -> str:
+    """The text of a definition file, or UnreadableFile saying why not."""
     if path.suffix == ".py":
         raise CliError(PYTHON_DSL_MESSAGE, exit_code=2)
     try:
@@ -73,7 +82,7 @@ def load_definition_file(path: Path, *, templates: Any = None) -> Any:
         raise UnreadableFile(path, reason) from None
     except OSError as exc:
         raise UnreadableFile(path, f"cannot be read: {exc.strerror or exc}") from exc
-    return load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
+    return text
 
 
 def definition_files(paths: Sequence[Path]) -> list[Path]:
@@ -104,9 +113,12 @@ def check_file(path: Path, *, templates: Any = None) -> FileCheck:
         problems = getattr(exc, "problems", None) or [{"location": "", "message": exc.message}]
         check.problems = [dict(p) for p in problems]
         return check
+    from podium.definition.assets import shipped_asset_files
+
     check.workflow = workflow
     check.workflow_id = str(workflow.id)
     check.step_count = len(getattr(workflow, "steps", ()) or ())
+    check.asset_files = shipped_asset_files(read_definition_file(path), path.parent)
     return check
 
 

@@ -39,12 +39,18 @@ def push(paths: tuple[Path, ...], inactive: bool, as_json: bool) -> None:
     # Templates registered on the server are known there only: it checks them.
     checks = [check_file(path, templates=OPEN_CATALOG) for path in definition_files(paths)]
     _refuse_invalid(checks)
+    stored = _store_assets(checks)
     pushed = _push_checked(checks, active=not inactive)
     if as_json:
         single = len(paths) == 1 and not paths[0].is_dir()
         shown = [_with_file(p) for p in pushed]
+        for shown_one, check in zip(shown, checks, strict=True):
+            if check.asset_files:
+                shown_one["assets_stored"] = sorted({f.name for f in check.asset_files})
         print_json(shown[0] if single else {"workflows": shown})
         return
+    for line in stored:
+        click.echo(line)
     for result in pushed:
         state = "active" if result.get("active") else "inactive"
         click.echo(f"pushed {result.get('workflow_id')} version {result.get('version')} ({state})")
@@ -96,6 +102,41 @@ def _refuse_invalid(checks: list[FileCheck]) -> None:
         verb = "has" if len(bad) == 1 else "have"
         message = f"{len(bad)} of {len(checks)} files {verb} problems; nothing was pushed"
     raise CliError(message, exit_code=2, problems=problems)
+
+
+def _store_assets(checks: list[FileCheck]) -> list[str]:
+    """Store the files the definitions ship as assets (``assets: [{name, file}]``) before any
+    is pushed, each owned by its workflow's ``owner:`` (else the pusher) so its jobs read it."""
+    from podium.cli.commands_assets import upload_asset
+
+    wanted: dict[str, tuple[Path, str | None, str]] = {}
+    for check in checks:
+        for shipped in check.asset_files:
+            where = f"{check.file}: {shipped.location}"
+            owner = getattr(check.workflow, "owner", None)
+            first = wanted.setdefault(shipped.name, (shipped.path, owner, where))
+            if first[0].resolve() != shipped.path.resolve() or first[1] != owner:
+                raise CliError(
+                    f"asset {shipped.name!r} is shipped twice, differently, at {first[2]} and "
+                    f"{where}: one name, one file and one owner; nothing was pushed",
+                    exit_code=2,
+                )
+    client = current_client()
+    said: list[str] = []
+    done: list[str] = []
+    for name, (path, owner, where) in wanted.items():
+        try:
+            stored = upload_asset(client, name, path, owner)
+        except CliError as exc:
+            before = f" (stored before it: {', '.join(done)})" if done else ""
+            raise CliError(
+                f"asset {name!r} ({where}) was not stored, so nothing was pushed{before}: "
+                f"{exc.message}",
+                exit_code=exc.exit_code,
+            ) from exc
+        said.append(f"stored asset {name} from {path} ({stored.get('size')} bytes)")
+        done.append(name)
+    return said
 
 
 def _push_checked(checks: list[FileCheck], *, active: bool) -> list[dict[str, Any]]:

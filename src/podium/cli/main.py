@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from podium.cli.client import DEFAULT_SERVER, CliError, ServerUnreachable
+from podium.cli.commands_assets import COMMANDS as ASSET_COMMANDS
 from podium.cli.commands_control import breakpoint, restart, resume, unblock
 from podium.cli.commands_identity import COMMANDS as IDENTITY_COMMANDS
 from podium.cli.commands_instances import instances, logs, run, status, stop
@@ -158,6 +159,7 @@ for _command in (
     signal,
     skip,
     *IDENTITY_COMMANDS,
+    *ASSET_COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -61,7 +61,10 @@ RULES: dict[str, Rule] = {
     "template.register": Rule(ADMIN, "global", "register a job template"),
     "user.manage": Rule(ADMIN, "global", "manage users, their OS users and their tokens"),
     "token.own": Rule(None, "self", "manage its own tokens"),
-    "asset.manage": Rule(OPERATE, "global", "store assets"),
+    "asset.manage": Rule(OPERATE, "global", "store or remove assets"),
+    "asset.list": Rule(VIEW, "global", "list assets"),
+    "asset.admin": Rule(ADMIN, "global", "manage assets it does not own"),
+    "asset.rewrap": Rule(ADMIN, "global", "re-wrap every asset under the primary master key"),
 }
 
 Action = str
@@ -134,9 +137,7 @@ def audit(
     outcome: str = "ok",
 ) -> None:
     """Record a change made through the door, in its transaction. The engine's own starts
-    (cron, signals, emits) are recorded on their instances instead."""
-    if caller.kind == "trigger":
-        return
+    (cron, signals, emits) do not come through it: their instances record ``started_by``."""
     store_audit.record(
         conn,
         actor=caller.name,

@@ -8,7 +8,7 @@ from typing import Literal
 
 from podium.errors import InvalidInput
 
-CallerKind = Literal["user", "service", "server", "trigger"]
+CallerKind = Literal["user", "service", "server"]
 
 
 class Role(IntEnum):
@@ -73,10 +73,6 @@ class Caller:
 def server_caller(name: str) -> Caller:
     """The process itself acting for the person who started it (``podium server --load``)."""
     return Caller(name, "server", Role.ADMIN, via="server")
-
-
-TRIGGER = Caller("trigger", "trigger", Role.ADMIN, via="engine")
-"""Cron, signals and ``emits``: the engine starts instances on behalf of their owners."""
 
 
 def caller_named(name: str) -> Caller:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podium.control.access import audit, authorize
-from podium.control.identity import TRIGGER, Caller
+from podium.control.identity import Caller
 from podium.control.services import Services
 from podium.control.workflows import version_number
 from podium.engine import params
@@ -158,7 +158,6 @@ def start_for_trigger(
     *,
     now: float,
     budgets: Budgets,
-    caller: Caller = TRIGGER,
 ) -> int | TriggerFailure | None:
     """Create an instance of the active version, its params resolved as for a manual run
     with no overrides, inside the caller's transaction: its number; None when the workflow
@@ -273,7 +272,6 @@ def start_many(
     *,
     now: float,
     budgets: Budgets,
-    caller: Caller = TRIGGER,
 ) -> list[int | None]:
     """``start_active`` for a batch, in a few statements for all of it (the numbers taken
     in one UPDATE, the instances, work rows and events inserted together). A workflow

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from podium.control import changes
 from podium.control.access import audit, authorize
+from podium.control.assets import MasterKeys, put_asset_unless_same
 from podium.control.identity import Caller, server_caller
 from podium.control.services import Services
 from podium.definition import (
@@ -19,6 +20,7 @@ from podium.definition import (
     definition_json,
     load_workflow,
 )
+from podium.definition.assets import shipped_asset_files
 from podium.engine.work import WorkKind, work_row
 from podium.errors import (
     Conflict,
@@ -222,9 +224,13 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
     templates = server_catalog(db)
     # The user who started the server pushes the files it loads.
     pusher = server_caller(os_user() or "podium-server")
+    svc, keys = Services(db, clock=lambda: now), MasterKeys()
     for path in workflow_files(paths):
         text = read_definition_text(path)
         wf = load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
+        for shipped in shipped_asset_files(text, path.parent):
+            content = read_asset_file(shipped.path)
+            put_asset_unless_same(svc, shipped.name, content, pusher, keys, owner=wf.owner)
         result = push_workflow(db, wf, pusher, active=True, now=now, skip_unchanged=True)
         log.debug(
             "loaded workflow",
@@ -245,6 +251,13 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
         },
     )
     return pushed
+
+
+def read_asset_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read asset file {path}: {exc.strerror or exc}") from None
 
 
 def os_user() -> str | None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
+from podium.definition.assets import AssetName
 from podium.definition.containers import ContainerOptions, Network, ReadOnly, Resources
 from podium.definition.fields import (
     RULES_ERROR,
@@ -132,6 +133,7 @@ class Step(_Model):
     network: Network = None
     container: ContainerOptions | None = None
     resources: Resources | None = None
+    assets: list[AssetName] = Field(default_factory=list)
     foreach: Foreach | None = None
     subworkflow: Subworkflow | None = None
     params: dict[str, JsonValue] = Field(default_factory=dict)

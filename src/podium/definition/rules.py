@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from podium.definition.assets import asset_rules
 from podium.definition.problems import Loc, Problem, did_you_mean, format_location
 
 STEP_KINDS = ("type", "foreach", "subworkflow")
@@ -85,6 +86,7 @@ def step_list_rules(steps: Any, loc: Loc, outer_ids: frozenset[str]) -> list[Pro
     for index, step in enumerate(steps):
         if isinstance(step, Mapping):
             problems += step_body_rules(step, (*loc, index))
+            problems += asset_rules(step, (*loc, index))
             problems += _foreach_rules(step.get("foreach"), (*loc, index, "foreach"), steps)
     problems += graph_rules(steps, loc, outer_ids)
     return problems

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from podium.definition.assets import resolve_asset_files
 from podium.definition.expressions import expression_problems
 from podium.definition.fields import FIELD_ERROR, RULES_ERROR
 from podium.definition.model import Workflow, allowed_keys, model_at
@@ -66,7 +67,8 @@ def check_text(
         return None, [Problem(ROOT, f"a workflow is a mapping of keys, not a {kind}")]
     problems += workflow_rules(data) + template_step_problems(data, templates)
     data, file_problems = inline_files(data, base_dir)
-    problems += file_problems
+    data, _shipped, asset_problems = resolve_asset_files(data, base_dir)
+    problems += file_problems + asset_problems
     workflow: Workflow | None = None
     try:
         workflow = Workflow.model_validate(data, by_alias=True, by_name=False)

@@ -69,6 +69,8 @@ class StepPlan:
     """What the job runner of the step's type reads beyond its script: ``path`` and
     ``parameters`` of a notebook, ``image``, ``command`` and ``env`` of a container,
     ``container`` for any type that runs in one (the definition's keys, as pushed)."""
+    assets: tuple[str, ...] = ()
+    """The assets the job receives in ``$PODIUM_ASSETS`` (names; opened by the worker)."""
 
     @property
     def takes_permits(self) -> bool:
@@ -224,6 +226,7 @@ def compile_plan(
                 (str(e["name"]), dict(e.get("params") or {})) for e in raw.get("emits") or ()
             ),
             job=_job_keys(raw),
+            assets=tuple(raw.get("assets") or ()),
         )
     return Plan(
         workflow_id=workflow_id,

@@ -423,3 +423,21 @@ audit = sa.Table(
     sa.Index("ix_audit_actor", "actor", "id"),
     sa.Index("ix_audit_workflow", "workflow_id", "id"),
 )
+
+# -- assets ---------------------------------------------------------------------------
+
+# Files jobs receive in $PODIUM_ASSETS, stored sealed (podium.vault: a data key per asset,
+# wrapped under the master key ``key_id``); the plaintext is never stored. ``owner`` (a
+# principal or group) is whose jobs may read it; ``size`` counts plaintext bytes.
+assets = sa.Table(
+    "assets",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from podium import jobs
 from podium.config import Settings
+from podium.control.assets import AssetUnavailable, MasterKeys, assets_for_launch
 from podium.control.plans import PlanCache
 from podium.engine.states import Halt
 from podium.engine.work import ADMISSION_KINDS, WorkKind
 from podium.expr import Budgets, ExprError
-from podium.store import Connection, DriverError, queue
+from podium.store import Connection, DatabaseError, DriverError, queue
 from podium.store import admission as store_admission
 from podium.store import attempts as store_attempts
 from podium.store import workers as store_workers
@@ -107,11 +108,18 @@ POISON_DELAY_S = 5.0
 
 class Worker:
     def __init__(
-        self, db: Database, settings: Settings, *, clock: Callable[[], float] = time.time
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        master_keys: MasterKeys | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.master_keys = master_keys or MasterKeys()
+        """Open the assets jobs receive; loaded when a step first names one."""
         self.worker_id = f"{settings.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.supervisor = jobs.Supervisor(grace_s=settings.kill_grace_s)
         self.identities = RunAsResolver(db, unmapped=settings.run_unmapped_as)
@@ -406,6 +414,10 @@ class Worker:
                 self._report(order.attempt_id, Outcome(None, {}, who.message))
                 return
             who = None  # launched before: re-attach to the job, whoever it runs as
+        assets = self._assets(order)
+        if isinstance(assets, Outcome):
+            self._report(order.attempt_id, assets)
+            return
         spec = jobs.JobSpec(
             attempt_id=order.attempt_id,
             step_type=order.step.type,
@@ -421,6 +433,7 @@ class Worker:
             outputs=order.step.outputs,
             config=order.step.job,
             run_as=who,
+            assets=assets,
         )
         try:
             launched = jobs.launch(spec)
@@ -449,6 +462,21 @@ class Worker:
             order.deadline_at,
             self._completed,
         )
+
+    def _assets(self, order: LaunchOrder) -> dict[str, bytes] | Outcome:
+        """The plaintext of the step's assets, or how the step fails without them: a refusal
+        is the user's to fix (decision 49), a database that does not answer the platform's."""
+        if not order.step.assets or (order.resume and order.attempt_dir.exists()):
+            return {}  # none, or launched before: the job has them or never will
+        try:
+            return assets_for_launch(
+                self.db, self.master_keys, order.instance.run_as, order.step.assets
+            )
+        except AssetUnavailable as exc:
+            return Outcome(None, {}, exc.message)
+        except DatabaseError as exc:
+            message = f"could not read the step's assets: {type(exc).__name__}"
+            return Outcome(None, {}, message, platform=True)
 
     def _reprobe(self, order: LaunchOrder) -> None:
         probe = jobs.probe(order.attempt_dir, None, None)
