@@ -7,7 +7,9 @@ calls an operation that authorizes, a route that reads asks :func:`may` first.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -41,28 +43,60 @@ class AuthSettings:
         return cls("none" if mode == "none" else "tokens", OidcSettings.from_env())
 
 
+VERIFIED_FOR_S = 2.0
+"""How long a process trusts a token it verified without looking again: a token revoked, or a
+user disabled, through another API replica stops working within this time (at once here)."""
+MAX_VERIFIED = 10_000
+
+
 class Authenticator:
+    """Who a request's bearer token stands for, looked up at most every VERIFIED_FOR_S per
+    token: a database read per request would cost more than a whole engine step."""
+
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
         self.jwt = JwtVerifier(settings.oidc) if settings.oidc is not None else None
+        self._verified: dict[bytes, tuple[float, Caller]] = {}
+
+    def forget(self) -> None:
+        """Look every token up again: one was revoked, or a user changed, in this process."""
+        self._verified = {}
 
     def caller(self, svc: Services, request: Request) -> Caller:
         if self.settings.mode == "none":
             return caller_named(request.headers.get("x-podium-user") or "local")
-        header = request.headers.get("authorization") or ""
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if not header:
-            raise Unauthenticated(
-                "this server needs a token: podium login (or PODIUM_TOKEN), or the header "
-                "Authorization: Bearer TOKEN"
-            )
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("send the token as Authorization: Bearer TOKEN")
+        token = _bearer(request)
+        key = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        found = self._verified.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        caller = self._verify(svc, token)
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified = {}
+        self._verified[key] = (now + VERIFIED_FOR_S, caller)
+        return caller
+
+    def _verify(self, svc: Services, token: str) -> Caller:
         if self.jwt is not None and JwtVerifier.looks_like_jwt(token):
             identity = self.jwt.verify(token)
             return principals.caller_of_principal(svc.db, identity.name, identity.groups, "oidc")
         return principals.authenticate_token(svc.db, token, now=svc.clock())
+
+
+def _bearer(request: Request) -> str:
+    """The bearer token of the request, or Unauthenticated saying how to send one."""
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if not header:
+        raise Unauthenticated(
+            "this server needs a token: podium login (or PODIUM_TOKEN), or the header "
+            "Authorization: Bearer TOKEN"
+        )
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("send the token as Authorization: Bearer TOKEN")
+    return token
 
 
 def _context(request: Request) -> Services:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from podium.api.context import Context, Who, act
@@ -92,11 +92,15 @@ def add_user(body: UserBody, ctx: Context, caller: Who) -> dict[str, Any]:
 
 
 @router.patch("/users/{name}", openapi_extra=act("user.manage"))
-def change_user(name: str, body: UserChange, ctx: Context, caller: Who) -> dict[str, Any]:
+def change_user(
+    name: str, body: UserChange, ctx: Context, caller: Who, http: Request
+) -> dict[str, Any]:
     """Disable (its tokens stop working at once) or enable a principal, change its role or
     its groups."""
     request = principals.PrincipalChange(name, body.disabled, body.role, body.groups)
-    return _principal_view(principals.change_principal(ctx, request, caller))
+    changed = principals.change_principal(ctx, request, caller)
+    http.app.state.authenticator.forget()
+    return _principal_view(changed)
 
 
 @router.put("/users/{name}/os-user", openapi_extra=act("user.manage"))
@@ -133,9 +137,12 @@ def list_tokens(ctx: Context, caller: Who, user: str | None = None) -> dict[str,
 
 
 @router.delete("/tokens/{name}", openapi_extra=act("token.own"))
-def revoke_token(name: str, ctx: Context, caller: Who, user: str | None = None) -> dict[str, Any]:
+def revoke_token(
+    name: str, ctx: Context, caller: Who, http: Request, user: str | None = None
+) -> dict[str, Any]:
     """Revoke one of your tokens (an admin: ``user``'s); it stops working at once."""
     principals.revoke_token(ctx, name, caller, user)
+    http.app.state.authenticator.forget()
     return {"name": name, "user": user or caller.name, "revoked": True}
 
 

@@ -76,6 +76,8 @@ def role_on(conn: Connection, caller: Caller, workflow_id: str) -> Role | None:
     if caller.workflows is not None and workflow_id not in caller.workflows:
         return None
     best = caller.role
+    if best is not None and best >= Role.OWNER:
+        return caller.capped(best)  # no grant or ownership goes above it: nothing to read
     _exists, owner, grants = store_access.owner_and_grants(conn, workflow_id, caller.names)
     for text in grants:
         granted = Role.of(text)
