@@ -81,6 +81,14 @@ def test_a_team_shares_a_server(server_cli: Cli, tmp_path: Path) -> None:
 
     users = json.loads(ok(admin("user", "list", "--json")))["users"]
     assert {u["name"] for u in users} >= {"alice", "bob", me["name"]}
+    assert ok(admin("user", "os-user", "bob", "nobody")).strip() == "the jobs of bob run as nobody"
+    assert ok(admin("user", "role", "bob", "viewer")).strip() == "bob has role viewer"
+    bob = next(
+        u for u in json.loads(ok(admin("user", "list", "--json")))["users"] if u["name"] == "bob"
+    )
+    assert bob["os_user"] == "nobody" and bob["role"] == "viewer"
+    bad = admin("user", "os-user", "bob")
+    assert bad.returncode == 2 and "give LOGIN, or --clear" in bad.stderr
     ok(admin("user", "disable", "bob"))
     assert (
         next(
