@@ -21,6 +21,7 @@ from pydantic import BeforeValidator
 
 from podium.definition.fields import rejected
 from podium.definition.problems import Loc, Problem, format_location
+from podium.definition.walk import map_steps
 from podium.definition.yaml_text import load_yaml
 
 ASSET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -146,28 +147,14 @@ def _steps(
     files: list[AssetFile],
     problems: list[Problem],
 ) -> Any:
-    if not isinstance(steps, list):
-        return steps
-    result: list[Any] = []
-    for index, step in enumerate(steps):
-        if not isinstance(step, Mapping):
-            result.append(step)
-            continue
-        step = dict(step)
-        foreach = step.get("foreach")
-        if isinstance(foreach, Mapping) and isinstance(foreach.get("steps"), list):
-            inner = (*loc, index, "foreach", "steps")
-            step["foreach"] = {
-                **foreach,
-                "steps": _steps(foreach["steps"], inner, base_dir, files, problems),
-            }
+    def ship(step: dict[str, Any], at: Loc) -> None:
         if isinstance(step.get("assets"), list):
             step["assets"] = [
-                _entry(entry, (*loc, index, "assets", position), base_dir, files, problems)
+                _entry(entry, (*at, "assets", position), base_dir, files, problems)
                 for position, entry in enumerate(step["assets"])
             ]
-        result.append(step)
-    return result
+
+    return map_steps(steps, loc, ship)
 
 
 def _entry(

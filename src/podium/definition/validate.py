@@ -23,6 +23,7 @@ from podium.definition.problems import ROOT, Loc, Problem, did_you_mean, format_
 from podium.definition.problems import sorted_unique as _sorted_unique
 from podium.definition.rules import workflow_rules
 from podium.definition.templates import TemplateCatalog, template_step_problems
+from podium.definition.walk import map_steps
 from podium.definition.yaml_text import load_yaml
 from podium.errors import InvalidDefinition
 
@@ -128,36 +129,20 @@ def inline_files(data: Mapping[str, Any], base_dir: Path | None) -> tuple[Any, l
 
 
 def _inline_steps(steps: Any, loc: Loc, base_dir: Path | None, problems: list[Problem]) -> Any:
-    if not isinstance(steps, list):
-        return steps
-    result: list[Any] = []
-    for index, step in enumerate(steps):
-        if not isinstance(step, Mapping):
-            result.append(step)
-            continue
-        step = dict(step)
-        foreach = step.get("foreach")
-        if isinstance(foreach, Mapping):
-            inner = (*loc, index, "foreach", "steps")
-            step["foreach"] = {
-                **foreach,
-                "steps": _inline_steps(foreach.get("steps"), inner, base_dir, problems),
-            }
-            if foreach.get("steps") is None:
-                step["foreach"].pop("steps")
+    def inline(step: dict[str, Any], at: Loc) -> None:
         file = step.get("file")
         is_code = step.get("type") in ("script", "python")
         if is_code and isinstance(file, str) and step.get("script") is None:
             text, problem = _read_script(file, base_dir)
             if problem is not None:
-                problems.append(Problem(format_location((*loc, index, "file")), problem))
+                problems.append(Problem(format_location((*at, "file")), problem))
             else:
                 del step["file"]
                 step["script"] = text
         if step.get("type") == "notebook":
-            _inline_notebook(step, (*loc, index), base_dir, problems)
-        result.append(step)
-    return result
+            _inline_notebook(step, at, base_dir, problems)
+
+    return map_steps(steps, loc, inline)
 
 
 def _inline_notebook(
