@@ -22,6 +22,7 @@ from podium.api.context import AuthSettings
 from podium.config import Settings, podium_home
 from podium.control import principals
 from podium.control.workflows import load_files, os_user
+from podium.definition.fields import principal_name_problem
 from podium.errors import InvalidInput, Unauthenticated
 from podium.events.publisher import start_publisher
 from podium.logs import configure_logging
@@ -235,8 +236,6 @@ def local_admin(db: Database, auth: AuthSettings) -> LocalAdmin | None:
 
 def _principal_name(user: str | None) -> str:
     """A principal name for an OS login (``admin`` when it has none or an odd one)."""
-    from podium.definition.fields import principal_name_problem
-
     if user and principal_name_problem(user) is None:
         return user
     return "admin"

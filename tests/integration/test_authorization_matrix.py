@@ -12,12 +12,14 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from podium.api.app import create_app
+from podium.api.context import AuthSettings
 from podium.control import principals
 from podium.control.access import RULES
 from podium.control.assets import MasterKeys
@@ -234,3 +236,20 @@ def test_a_token_capped_at_viewer_cannot_change_anything(
             assert response.status_code not in (401, 403), (str(route), response.text)
         else:
             assert response.status_code == 403, (str(route), response.text)
+
+
+def test_with_authentication_off_the_header_names_an_admin(tmp_path: Path) -> None:
+    """PODIUM_AUTH=none (loopback only): X-Podium-User names the caller, checked as a name."""
+    db = Database(f"sqlite:///{tmp_path / 'podium.db'}")
+    upgrade(db)
+    try:
+        client = InProcessApi(create_app(db, auth=AuthSettings("none")))
+        me = client.get("/api/v1/whoami", headers={"X-Podium-User": "alice"})
+        assert me.status_code == 200 and me.json()["name"] == "alice"
+        assert me.json()["role"] == "admin"
+        assert client.get("/api/v1/whoami").json()["name"] == "local"
+        bad = client.get("/api/v1/whoami", headers={"X-Podium-User": "al ice;rm -rf"})
+        assert bad.status_code == 401, bad.text
+        assert "X-Podium-User header must be" in bad.json()["error"]["message"]
+    finally:
+        db.dispose()

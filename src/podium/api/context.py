@@ -21,6 +21,7 @@ from podium.control import principals
 from podium.control.access import RULES, authorize
 from podium.control.identity import Caller, caller_named
 from podium.control.services import Services
+from podium.definition.fields import principal_name_problem
 from podium.errors import InvalidInput, Unauthenticated
 
 AuthMode = Literal["tokens", "none"]
@@ -64,7 +65,11 @@ class Authenticator:
 
     def caller(self, svc: Services, request: Request) -> Caller:
         if self.settings.mode == "none":
-            return caller_named(request.headers.get("x-podium-user") or "local")
+            name = request.headers.get("x-podium-user") or "local"
+            problem = principal_name_problem(name, "the X-Podium-User header")
+            if problem is not None:
+                raise Unauthenticated(problem)
+            return caller_named(name)
         token = _bearer(request)
         key = hashlib.sha256(token.encode()).digest()
         now = time.monotonic()

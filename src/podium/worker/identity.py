@@ -11,12 +11,12 @@ one login for every unmapped owner (``PODIUM_RUN_UNMAPPED_AS``).
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import threading
 import time
 from dataclasses import dataclass
 
 from podium import jobs
+from podium.control.workflows import os_user
 from podium.store import principals as store_principals
 from podium.store.database import Database
 
@@ -86,8 +86,11 @@ class RunAsResolver:
     def _own_identity(self) -> jobs.RunAs | None:
         """This process's own OS identity, looked up once."""
         if self._own is None:
+            login = os_user()
+            if login is None:
+                return None
             try:
-                self._own = jobs.os_identity("", getpass.getuser())
-            except (OSError, KeyError, jobs.LaunchFailed):
+                self._own = jobs.os_identity("", login)
+            except jobs.LaunchFailed:
                 return None
         return self._own
