@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from podium.control.assets import AssetUnavailable, MasterKeys, assets_for_launch
+from podium.control.assets import AssetUnavailable, assets_for_launch
+from podium.control.keys import MasterKeys
 from podium.control.workflows import load_files
 from podium.definition.assets import MAX_ASSET_BYTES
 from podium.store import assets as store_assets

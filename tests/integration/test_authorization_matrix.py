@@ -22,8 +22,8 @@ from podium.api.app import create_app
 from podium.api.context import AuthSettings
 from podium.control import principals
 from podium.control.access import RULES
-from podium.control.assets import MasterKeys
 from podium.control.identity import Role, caller_named
+from podium.control.keys import MasterKeys
 from podium.control.services import Services
 from podium.control.workflows import push_workflow
 from podium.definition import load_workflow

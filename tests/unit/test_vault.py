@@ -511,6 +511,24 @@ def test_file_rewrite_leaves_symlinks_and_special_files_alone(tmp_path: Path) ->
     assert redactor.file(tmp_path) is False
     assert redactor.file(target) is True
     assert target.read_text(encoding="utf-8") == "********\n"
+    assert redactor.file(tmp_path / "missing") is False
+
+
+def test_file_rewrite_leaves_a_hard_linked_file_alone(tmp_path: Path) -> None:
+    """A job could hard-link someone else's file into its own directory."""
+    redactor = Redactor.of(["hunter22"])
+    theirs = tmp_path / "theirs"
+    theirs.write_text("root:hunter22\n", encoding="utf-8")
+    os.link(theirs, tmp_path / "planted")
+    assert redactor.file(tmp_path / "planted") is False
+    assert theirs.read_text(encoding="utf-8") == "root:hunter22\n"
+    os.unlink(tmp_path / "planted")
+    directory = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert redactor.file("theirs", dir_fd=directory) is True
+    finally:
+        os.close(directory)
+    assert theirs.read_text(encoding="utf-8") == "root:********\n"
 
 
 _SECRET = st.text(min_size=MIN_SECRET_CHARS, max_size=12).filter(lambda s: "*" not in s)

@@ -34,7 +34,7 @@ from podium.api import (
 from podium.api.context import Authenticator, AuthSettings
 from podium.api.docs_pages import add_docs_pages
 from podium.api.limits import add_body_limit
-from podium.control.assets import MasterKeys
+from podium.control.keys import MasterKeys
 from podium.control.plans import PlanCache, PlanOf
 from podium.control.services import Services
 from podium.errors import PodiumError
@@ -54,7 +54,7 @@ def create_app(
 ) -> FastAPI:
     """The API over ``db``; ``on_work`` wakes an engine in the same process, if any, and
     ``plans`` is that engine's plan cache, shared. ``auth`` defaults to the environment's
-    (``PODIUM_AUTH``, ``PODIUM_OIDC_*``): tokens required. ``master_keys`` seal assets; by
+    (``PODIUM_AUTH``, ``PODIUM_OIDC_*``): tokens required. ``master_keys`` seal assets and secret params; by
     default those of the environment (``PODIUM_MASTER_KEY``…), loaded when first needed."""
     app = FastAPI(
         title="Podium",
@@ -63,9 +63,12 @@ def create_app(
         docs_url=None,  # served by add_docs_pages, from the package rather than a CDN
         redoc_url=None,
     )
-    app.state.podium = Services(db=db, on_work=on_work, clock=clock, plans=plans or PlanCache())
+    keys = master_keys or MasterKeys()
+    app.state.podium = Services(
+        db=db, on_work=on_work, clock=clock, plans=plans or PlanCache(), keys=keys
+    )
     app.state.authenticator = Authenticator(auth or AuthSettings.from_env())
-    app.state.master_keys = master_keys or MasterKeys()
+    app.state.master_keys = keys
     add_body_limit(app)
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]

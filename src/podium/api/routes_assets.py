@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from podium.api.context import Context, Who, act
 from podium.api.views import iso
 from podium.control import assets as control
+from podium.control.keys import MasterKeys
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
 
@@ -26,13 +27,13 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def _keys(request: Request) -> control.MasterKeys:
-    keys: control.MasterKeys = request.app.state.master_keys
+def _keys(request: Request) -> MasterKeys:
+    keys: MasterKeys = request.app.state.master_keys
     return keys
 
 
 RawBody = Annotated[bytes, Depends(_raw_body)]
-Keys = Annotated[control.MasterKeys, Depends(_keys)]
+Keys = Annotated[MasterKeys, Depends(_keys)]
 
 
 def _json(view: control.AssetView) -> dict[str, Any]:

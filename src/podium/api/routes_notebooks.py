@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from podium.api.context import Context, WorkflowReader, act
+from podium.control.keys import redactor_of
 from podium.errors import InvalidInput, NotFound, StepNotFound
 from podium.jobs.artifacts import artifact_path
 from podium.jobs.notebook import notebook_file_name
@@ -57,16 +58,39 @@ def executed_notebook(
             f"attempt {found.attempt} of step {step_id!r} has no executed notebook "
             "(its kernel never started, or its files are on another machine)"
         )
+    redactor = redactor_of(ctx.keys, row.workflow_id, row.sealed_params)
+    if redactor is not None:
+        # Masked on disk once the attempt ends; a running one is masked as it is read.
+        text = redactor.text(_read_notebook(path))
+        if format == "ipynb":
+            headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+            return Response(text, media_type="application/x-ipynb+json", headers=headers)
+        return HTMLResponse(notebook_html(text))
     if format == "ipynb":
         return FileResponse(path, media_type="application/x-ipynb+json", filename=name)
-    return HTMLResponse(notebook_html(path))
+    return HTMLResponse(notebook_html(_read_notebook(path)))
 
 
-def notebook_html(path: Path) -> str:
+MAX_NOTEBOOK_BYTES = 64 << 20
+"""An executed notebook larger than this is not rendered: download its .ipynb instead."""
+
+
+def _read_notebook(path: Path) -> str:
+    with open(path, "rb") as f:
+        data = f.read(MAX_NOTEBOOK_BYTES + 1)
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise InvalidInput(
+            f"the executed notebook is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB: "
+            "read it on the worker's machine"
+        )
+    return data.decode("utf-8", errors="replace")
+
+
+def notebook_html(text: str) -> str:
     import nbformat
     from nbconvert import HTMLExporter
 
-    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    notebook = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
     exporter = HTMLExporter()  # type: ignore[no-untyped-call]
     body, _resources = exporter.from_notebook_node(notebook)
     return body

@@ -9,14 +9,13 @@ primary without touching the data.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from podium.config import podium_home
 from podium.control.access import audit, authorize
 from podium.control.identity import Caller
+from podium.control.keys import KEY_HINT, MasterKeyUnavailable
 from podium.control.services import Services
 from podium.definition.assets import asset_name_problem, asset_size_problem
 from podium.definition.fields import principal_name_problem
@@ -25,28 +24,13 @@ from podium.store import assets as store
 from podium.store import principals as store_principals
 from podium.store.database import Database
 from podium.vault import Keyring, Sealed, VaultError, rewrap, seal, unseal
-from podium.vault.keyring import ENV_KEY_FILE, ENV_KEYS
 
 REWRAP_PAGE = 100
 """Assets re-wrapped per transaction: a rotation never holds the database for long."""
 
-KEY_HINT = (
-    f"set {ENV_KEYS}=ID:BASE64URL (the first key seals, the others still open), or "
-    f"{ENV_KEY_FILE}=PATH to a key file (one `ID BASE64URL` a line, the last one seals; "
-    "podium keys add appends one), or unset both to use PODIUM_HOME/master.key, created on "
-    "first use; the API and every worker need the same keys"
-)
-
 
 class AssetNotFound(NotFound):
     code = "asset_not_found"
-
-
-class MasterKeyUnavailable(PodiumError):
-    """The process cannot load its master keys: the operator's configuration, not the caller's."""
-
-    code = "master_key_unavailable"
-    http_status = 500
 
 
 class AssetUnavailable(PodiumError):
@@ -55,27 +39,6 @@ class AssetUnavailable(PodiumError):
 
     code = "asset_unavailable"
     http_status = 403
-
-
-class MasterKeys:
-    """The master keyring of this process, loaded on first use (a server that stores no asset
-    needs no key), then kept: a ring read from a key file follows the file while it runs."""
-
-    def __init__(self, load: Callable[[], Keyring] | None = None) -> None:
-        self._load = load or (lambda: Keyring.from_env(podium_home()))
-        self._lock = threading.Lock()
-        self._keyring: Keyring | None = None
-
-    def __call__(self) -> Keyring:
-        with self._lock:
-            if self._keyring is None:
-                try:
-                    self._keyring = self._load()
-                except PodiumError as exc:
-                    raise MasterKeyUnavailable(
-                        f"cannot load the master keys that seal assets: {exc.message}. {KEY_HINT}"
-                    ) from None
-            return self._keyring
 
 
 @dataclass(frozen=True)

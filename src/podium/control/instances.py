@@ -21,6 +21,7 @@ from podium.store import instances as store_instances
 from podium.store import loops as store_loops
 from podium.store import queue
 from podium.store import steps as store_steps
+from podium.vault.params import open_params, seal_params
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,18 @@ def restart(svc: Services, request: RestartRequest, caller: Caller) -> Restarted
         partial = [
             s for s in loops if request.from_step is None and statuses.get(s) in _RAN_AND_FAILED
         ]
+        real, hide = dict(row.params), frozenset[str]()
+        if row.sealed_params:
+            real, secrets = open_params(svc.keys(), workflow_id, row.params, row.sealed_params)
+            hide = secrets.hide  # still hidden: the earlier run's logs and outputs hold them
+        shown, sealed = seal_params(
+            svc.keys, workflow_id, {**real, **request.params}, plan.secret_params, hide=hide
+        )
         run = store_instances.begin_new_run(
             conn,
             row.pk,
-            params={**row.params, **request.params},
+            params=shown,
+            sealed_params=sealed,
             steps_done=len(plan.steps) - len(decided.reset),
             reset={s: (decided.pending_deps[s], decided.live_deps[s]) for s in decided.reset},
             terminal=[s.value for s in TERMINAL_INSTANCE],

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from podium.control.access import audit, authorize
 from podium.control.identity import Caller
@@ -20,6 +20,7 @@ from podium.store import Connection, DatabaseError
 from podium.store import instances as store_instances
 from podium.store import workflows as store_workflows
 from podium.store.trigger_failures import TOPIC, TriggerFailure, record_trigger_failure
+from podium.vault.params import mask_params, seal_params
 
 log = logging.getLogger("podium.triggers")
 
@@ -81,8 +82,9 @@ def start(svc: Services, request: StartRequest, caller: Caller) -> Started:
         numbered = store_instances.number_instance(conn, request.workflow_id)
         number = version_number(numbered, request.version)
         now = svc.clock()
+        plan = svc.plans(conn, request.workflow_id, number)
         resolved = resolve_params(
-            svc.plans(conn, request.workflow_id, number).params,
+            plan.params,
             request.params,
             workflow_id=request.workflow_id,
             instance_id=numbered.instance_id,
@@ -91,15 +93,17 @@ def start(svc: Services, request: StartRequest, caller: Caller) -> Started:
             now=now,
             budgets=svc.budgets,
         )
+        shown, sealed = seal_params(svc.keys, request.workflow_id, resolved, plan.secret_params)
         store_instances.create_instance(
             conn,
             workflow_id=numbered.workflow_id,
             instance_id=numbered.instance_id,
             version=number,
-            params=resolved,
+            params=shown,
             trigger=dict(trigger),
             now=now,
             started_by=caller.name,
+            sealed_params=sealed,
         )
         audit(
             conn,
@@ -148,7 +152,11 @@ def dry_run(svc: Services, request: StartRequest, caller: Caller) -> DryRun:
     steps = params.dry_run_steps(
         plan, resolved, run=run, signal=params.signal_namespace(trigger), budgets=svc.budgets
     )
-    return DryRun(request.workflow_id, number, resolved, steps)
+    shown, secrets = mask_params(resolved, plan.secret_params)
+    if secrets is not None:  # shown as the run would show them: the steps' too
+        redactor = secrets.redactor
+        steps = [cast(dict[str, Any], redactor.json(step)) for step in steps]
+    return DryRun(request.workflow_id, number, shown, steps)
 
 
 def start_for_trigger(

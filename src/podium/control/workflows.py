@@ -11,8 +11,9 @@ from typing import Any, Protocol
 
 from podium.control import changes
 from podium.control.access import audit, authorize
-from podium.control.assets import MasterKeys, put_asset_unless_same
+from podium.control.assets import put_asset_unless_same
 from podium.control.identity import Caller, server_caller
+from podium.control.keys import MasterKeys
 from podium.control.services import Services
 from podium.definition import (
     Workflow,

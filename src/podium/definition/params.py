@@ -1,7 +1,9 @@
 """Declared parameters: ``{type: int, default: 3, required: false, description: …}``.
 
-A param whose value is a mapping of only these keys, with ``type`` or ``required`` among
-them, is a declaration; any other value (a plain dict included) is the param's value.
+A param whose value is a mapping of only these keys, with ``type``, ``required`` or ``secret``
+among them, is a declaration; any other value (a plain dict included) is the param's value.
+A workflow param declared ``secret: true`` is given at run time, stored sealed and never
+shown (see :mod:`podium.vault.params`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any
 
 from podium.definition.problems import did_you_mean
 
-DECLARATION_KEYS = frozenset({"type", "default", "required", "description"})
+DECLARATION_KEYS = frozenset({"type", "default", "required", "description", "secret"})
 TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
+    "str": (str,),
     "int": (int,),
     "float": (int, float),
     "bool": (bool,),
@@ -31,6 +34,7 @@ class Declaration:
     default: Any = None
     required: bool = False
     description: str | None = None
+    secret: bool = False
 
 
 def is_declaration(value: Any) -> bool:
@@ -38,7 +42,14 @@ def is_declaration(value: Any) -> bool:
         isinstance(value, dict)
         and bool(value)
         and set(value) <= DECLARATION_KEYS
-        and ("type" in value or "required" in value)
+        and ("type" in value or "required" in value or "secret" in value)
+    )
+
+
+def secret_names(params: Mapping[str, Any]) -> frozenset[str]:
+    """The params of a workflow declared ``secret: true``."""
+    return frozenset(
+        name for name, value in params.items() if is_declaration(value) and value.get("secret")
     )
 
 
@@ -49,6 +60,7 @@ def declaration(name: str, value: Mapping[str, Any]) -> Declaration:
         default=value.get("default"),
         required=bool(value.get("required", False)),
         description=value.get("description"),
+        secret=value.get("secret") is True,
     )
 
 
@@ -58,6 +70,8 @@ def type_problem(decl: Declaration, value: Any) -> str | None:
     numeric = decl.type in ("int", "float")
     if isinstance(value, allowed) and not (numeric and isinstance(value, bool)):
         return None
+    if decl.secret:  # the value is a secret: its type may be named, never its text
+        return f"param {decl.name!r} must be of type {decl.type}, not {type(value).__name__}"
     return (
         f"param {decl.name!r} must be of type {decl.type}, not {type(value).__name__} ({value!r})"
     )
@@ -77,6 +91,13 @@ def declaration_problems(name: str, value: Mapping[str, Any]) -> list[str]:
         problems.append("required must be true or false")
     if decl.required and "default" in value:
         problems.append("a required param has no default: drop one of them")
+    if "secret" in value and not isinstance(value["secret"], bool):
+        problems.append("secret must be true or false")
+    if decl.secret and "default" in value:
+        problems.append(
+            "a secret param has no default: a definition is stored and shown as written; "
+            "pass the value when the run starts (-p NAME=VALUE), or ship the file as an asset"
+        )
     return problems
 
 

@@ -113,8 +113,14 @@ def parse_parameters(raw: Any, loc: Loc = ("parameters",)) -> tuple[list[Declara
             continue
         value = {} if value is None else value
         if not isinstance(value, Mapping) or not set(value) <= DECLARATION_KEYS:
-            keys = ", ".join(sorted(DECLARATION_KEYS))
+            keys = ", ".join(sorted(DECLARATION_KEYS - {"secret"}))
             problems.append(f"{where}: a parameter is declared with the keys {keys}")
+            continue
+        if "secret" in value:
+            problems.append(
+                f"{where}: secret: belongs in the params of a workflow, which hides the value "
+                "wherever the template's job could show it"
+            )
             continue
         problems += [f"{where}: {p}" for p in declaration_problems(name, value)]
         found.append(declaration(name, value))

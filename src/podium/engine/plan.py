@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from podium.definition.durations import parse_duration
+from podium.definition.params import secret_names
 from podium.definition.templates import BUILT_IN_TYPES
 from podium.expr import Template, references
 
@@ -114,6 +116,12 @@ class Plan:
     @property
     def roots(self) -> tuple[StepPlan, ...]:
         return tuple(s for s in self.steps.values() if not s.depends_on)
+
+    @cached_property
+    def secret_params(self) -> frozenset[str]:
+        """The workflow params declared ``secret: true`` (those of the workflow, also in the
+        plan of a foreach)."""
+        return secret_names(self.params)
 
     def at(self, path: str) -> Plan:
         """The plan of the foreach at ``path`` (``backfill`` or ``outer.inner``)."""

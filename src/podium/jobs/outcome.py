@@ -13,7 +13,9 @@ from podium.jobs.assets import remove_assets
 from podium.jobs.base import JobExit
 from podium.jobs.layout import ERROR_FILE, EXIT_FILE, MILESTONES_FILE, OUTPUTS_FILE
 from podium.jobs.logs import log_tail
+from podium.jobs.scrub import scrub_attempt
 from podium.jobs.untrusted import read_job_file
+from podium.vault import Redactor
 
 MAX_MILESTONES = 100
 """Milestones kept per attempt; a job that records more keeps its first ones."""
@@ -30,15 +32,18 @@ VANISHED_ERROR = (
 )
 
 
-def collect(attempt_dir: Path, outputs: Sequence[str]) -> JobExit:
+def collect(attempt_dir: Path, outputs: Sequence[str], redactor: Redactor | None = None) -> JobExit:
     """The result of an attempt, from its recorded exit status, outputs file and log.
 
     A job that exits 0 but leaves out a declared output, or writes something that is not a
     JSON object to ``PODIUM_OUTPUTS``, failed: the step promised those values to its readers.
     The job's files are read as untrusted (see :mod:`podium.jobs.untrusted`), and assets the
-    shim could not remove (it was killed) are removed here, once the job can no longer use them.
+    shim could not remove (it was killed) are removed here, once the job can no longer use them,
+    with its params file; ``redactor`` masks the instance's secrets in its files before they are
+    read (see :mod:`podium.jobs.scrub`).
     """
     remove_assets(attempt_dir)
+    scrub_attempt(attempt_dir, redactor)
     tail = log_tail(attempt_dir)
     milestones = read_milestones(attempt_dir)
     status = read_exit_status(attempt_dir)

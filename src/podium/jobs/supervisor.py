@@ -25,6 +25,7 @@ from podium.jobs.base import JobExit
 from podium.jobs.layout import CONTAINER_FILE, EXIT_FILE
 from podium.jobs.outcome import collect, record_exit_status
 from podium.jobs.process import SHIM_RECORD_S, kill_stragglers, signal_group
+from podium.vault import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class _Watch:
     outputs: tuple[str, ...]
     deadline: float | None
     on_exit: OnExit
+    redactor: Redactor | None = None
     pidfd: int | None = None
     reason: str | None = None
     kill_stragglers_at: float | None = None
@@ -80,13 +82,17 @@ class Supervisor:
         outputs: Sequence[str],
         deadline: float | None,
         on_exit: OnExit,
+        redactor: Redactor | None = None,
     ) -> None:
         """Watch a job until it ends; ``deadline`` is wall-clock epoch seconds (or None).
 
         The job may be our child or one found after a restart; if it has already ended,
         ``on_exit`` is called at once. A second watch of the same attempt is ignored.
+        ``redactor`` masks secrets in the job's files once it ended, before they are read.
         """
-        item = _Watch(attempt_id, pid, pid_start, attempt_dir, tuple(outputs), deadline, on_exit)
+        item = _Watch(
+            attempt_id, pid, pid_start, attempt_dir, tuple(outputs), deadline, on_exit, redactor
+        )
         with self._lock:
             if self._stopping:
                 raise RuntimeError("this supervisor is closed")
@@ -248,7 +254,7 @@ class Supervisor:
                 extra={"event": "job_cleanup_failed", "attempt_id": item.attempt_id},
             )
         try:
-            job_exit = collect(item.attempt_dir, item.outputs)
+            job_exit = collect(item.attempt_dir, item.outputs, item.redactor)
         except Exception as exc:
             job_exit = JobExit(None, None, {}, f"cannot read the job's result: {exc}", "")
         try:

@@ -54,9 +54,11 @@ def create_instance(
     trigger: dict[str, Any],
     now: float,
     started_by: str | None = None,
+    sealed_params: str | None = None,
 ) -> None:
     """Write the instance and the queue row that starts it, in the caller's transaction.
-    Its jobs run as the workflow's owner of this moment (``run_as``)."""
+    Its jobs run as the workflow's owner of this moment (``run_as``); ``params`` are those
+    shown, ``sealed_params`` the secrets behind them."""
     owner = sa.select(workflows.c.owner).where(workflows.c.workflow_id == workflow_id)
     pk = conn.execute(
         instances.insert()
@@ -70,6 +72,7 @@ def create_instance(
             created_at=now,
             started_by=started_by,
             run_as=owner.scalar_subquery(),
+            sealed_params=sealed_params,
         )
         .returning(instances.c.pk)
     ).scalar_one()
@@ -216,6 +219,8 @@ class InstanceRow:
     """Concurrency tags inherited from the step that started this child instance."""
     started_by: str | None = None
     run_as: str | None = None
+    sealed_params: str | None = None
+    """The sealed real values of the params shown masked (see podium.vault.params)."""
 
 
 def lock_instance(conn: sa.Connection, pk: int, *, skip_locked: bool = False) -> InstanceRow | None:
@@ -247,6 +252,7 @@ def lock_instance(conn: sa.Connection, pk: int, *, skip_locked: bool = False) ->
         instances.c.tags,
         instances.c.started_by,
         instances.c.run_as,
+        instances.c.sealed_params,
     ).where(instances.c.pk == pk)
     query = dialect.of(conn).lock(query, skip_locked=skip_locked)
     row = conn.execute(query).first()
@@ -277,6 +283,7 @@ def begin_new_run(
     instance_pk: int,
     *,
     params: dict[str, Any],
+    sealed_params: str | None,
     steps_done: int,
     reset: Mapping[str, tuple[int, int]],
     terminal: Iterable[str],
@@ -292,6 +299,7 @@ def begin_new_run(
             status="IN_PROGRESS",
             run=instances.c.run + 1,
             params=params,
+            sealed_params=sealed_params,
             steps_done=steps_done,
             steps_active=0,
             steps_queued=0,
@@ -372,6 +380,7 @@ INSTANCE_COLUMNS = (
     instances.c.tags,
     instances.c.started_by,
     instances.c.run_as,
+    instances.c.sealed_params,
 )
 
 

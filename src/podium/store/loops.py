@@ -61,6 +61,7 @@ def begin_foreach(
     over: dict[str, list[Any]],
     total: int,
     now: float,
+    sealed_params: str | None = None,
 ) -> None:
     conn.execute(
         steps.update()
@@ -76,6 +77,7 @@ def begin_foreach(
             started_at=sa.func.coalesce(steps.c.started_at, now),
             iter_total=total,
             iter_over=over,
+            sealed_params=sealed_params,
             iter_launched=0,
             iter_active=0,
             iter_succeeded=0,
@@ -151,6 +153,16 @@ def loop_state(
     ).one()
     redo = list(row.iter_redo) if row.iter_redo is not None else None
     return _loop(row[:6], redo), dict(row.iter_over or {}), dict(row.params or {})
+
+
+def sealed_loop_params(conn: sa.Connection, instance_pk: int, step_id: str) -> str | None:
+    """The sealed values of a foreach's params and items that hold a secret, if any."""
+    value = conn.execute(
+        sa.select(steps.c.sealed_params).where(
+            steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
+        )
+    ).scalar_one_or_none()
+    return str(value) if value else None
 
 
 def save_loop(conn: sa.Connection, instance_pk: int, step_id: str, counts: LoopCounts) -> None:

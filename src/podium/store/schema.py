@@ -73,6 +73,9 @@ instances = sa.Table(
     # its jobs run as (the workflow's owner when it was created).
     sa.Column("started_by", sa.String(200), nullable=True),
     sa.Column("run_as", sa.String(128), nullable=True),
+    # The real values of the params shown masked in ``params`` (secret params, and values
+    # holding a secret) and the strings to hide, sealed (podium.vault.params); NULL: none.
+    sa.Column("sealed_params", sa.Text, nullable=True),
     sa.Index(
         "uq_instances_workflow_instance",
         "workflow_id",
@@ -114,6 +117,8 @@ steps = sa.Table(
     sa.Column("iter_over", sa.JSON, nullable=True),
     # After a restart: the iterations to run again (the others succeeded and are kept).
     sa.Column("iter_redo", sa.JSON, nullable=True),
+    # A foreach's own params that hold a secret, sealed: its iterations receive them.
+    sa.Column("sealed_params", sa.Text, nullable=True),
     sa.Index("ix_steps_ready", "instance_pk", "ready_seq"),
 )
 

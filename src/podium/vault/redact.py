@@ -118,26 +118,29 @@ class Redactor:
             return data[start:end]
         return self.bytes(data)[start:end]
 
-    def file(self, path: Path) -> bool:
+    def file(self, path: Path | str, *, dir_fd: int | None = None) -> bool:
         """Mask every secret in the file at ``path`` in place; True when anything changed.
 
         Streams in chunks of FILE_CHUNK_BYTES, each seen with the original bytes around it, so
         memory stays bounded. It never follows a symlink and leaves anything but a regular file
-        alone (returning False). Call it on a file nobody is writing (a finished step's log).
+        with one link alone (returning False): a hard link planted by a job could name a file
+        that is not the job's. ``dir_fd``: ``path`` is relative to that open directory. Call it
+        on a file nobody is writing (a finished step's log).
         """
         if not self._byte_needles:
             return False
         flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         try:
-            fd = os.open(path, flags)
-        except IsADirectoryError:
+            fd = os.open(path, flags, dir_fd=dir_fd)
+        except (IsADirectoryError, FileNotFoundError):
             return False
         except OSError as error:
             if error.errno == errno.ELOOP:
                 return False
             raise
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            found = os.fstat(fd)
+            if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
                 return False
             changed = self._rewrite(fd)
             if changed:

@@ -28,7 +28,9 @@ def begin_attempt(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     except ExprError as exc:
         cascade.inputs_failed(tx, t, step, 1, exc)
         return
-    attempt = store_steps.start_attempt(tx.conn, row.pk, step.id, params=resolved, now=tx.now)
+    attempt = store_steps.start_attempt(
+        tx.conn, row.pk, step.id, params=t.shown(resolved), now=tx.now
+    )
     if attempt is None:
         return
     attempt_id = make_attempt_id(row.pk, step.id, attempt)
@@ -65,7 +67,17 @@ def begin_attempt(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     )
     tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "attempt": attempt})
     tx.launches.append(
-        LaunchOrder(attempt_id, row, step, attempt, resolved, script, attempt_dir, deadline)
+        LaunchOrder(
+            attempt_id,
+            row,
+            step,
+            attempt,
+            resolved,
+            script,
+            attempt_dir,
+            deadline,
+            redactor=t.redactor,
+        )
     )
 
 

@@ -170,7 +170,7 @@ def _pause(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         step.id,
         expect=(StepStatus.CREATED,),
         status=StepStatus.PAUSED,
-        params=resolved,
+        params=t.shown(resolved),
     )
     tx.event(t, step.id, Topic.STEP_STATUS, {"status": "PAUSED", "reason": "breakpoint"})
 
@@ -181,7 +181,7 @@ def _noop(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     extra: dict[str, Any] = {}
     if step.params:
         try:
-            extra["params"] = scopes.prepare(tx, t, step)[0]
+            extra["params"] = t.shown(scopes.prepare(tx, t, step)[0])
         except ExprError as exc:
             inputs_failed(tx, t, step, 1, exc)
             return
@@ -220,8 +220,10 @@ def end_step(
     **columns: Any,
 ) -> None:
     """End a step that holds a slot (taken with :meth:`Tracked.take_slot`): record it,
-    give its slot back, halt the instance if it must, and release its dependents."""
+    give its slot back, halt the instance if it must, and release its dependents. Outputs
+    and errors are kept as shown: with the instance's secrets masked."""
     row = t.row
+    outputs, error = t.shown(outputs), t.shown(error)
     values: dict[str, Any] = {
         "status": status,
         "ended_at": tx.now if at is None else at,

@@ -45,13 +45,13 @@ def iteration_values(over: dict[str, list[Any]], index: int) -> dict[str, Any]:
 
 def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     assert step.foreach is not None
-    state = store_loops.loop_state(tx.conn, t.row.pk, step.id)
+    state = tx.loop_state(t.row.pk, step.id)
     if state[0].redo is not None:  # a restart: the same items, only those to redo
         store_loops.resume_foreach(tx.conn, t.row.pk, step.id, now=tx.now)
-        tx.loops[(t.row.pk, step.id)] = state
         tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "redo": len(state[0].redo)})
         tx.loops_due.append((t.row.pk, step.id))
         return
+    del tx.loops[(t.row.pk, step.id)]  # written afresh below, then read again
     try:
         scope = scopes.scope(tx, t, step)
         own = params.resolve_step_params(step.params, scope, tx.budgets)
@@ -60,8 +60,16 @@ def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         cascade.inputs_failed(tx, t, step, 1, exc)
         return
     total = math.prod(len(items) for items in over.values())
+    shown_own, shown_over, sealed = tx.seal_loop(t, own, over)
     store_loops.begin_foreach(
-        tx.conn, t.row.pk, step.id, params=own, over=over, total=total, now=tx.now
+        tx.conn,
+        t.row.pk,
+        step.id,
+        params=shown_own,
+        over=shown_over,
+        total=total,
+        now=tx.now,
+        sealed_params=sealed,
     )
     tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "iterations": total})
     tx.loops_due.append((t.row.pk, step.id))
@@ -129,10 +137,14 @@ def _launch_iterations(
         ]
     if not children:
         return
-    pks = store_instances.create_child_instances(tx.conn, children)
+    if step.foreach is not None and step.foreach.subworkflow is not None:
+        workflow = step.foreach.subworkflow.workflow
+        secret = tx.load_plan(tx.conn, workflow, children[0]["version"]).secret_params
+    else:
+        secret = tx.load_plan(tx.conn, row.workflow_id, row.version).secret_params
+    pks = tx.create_children(t, children, secret)
     counts.active += len(children)
-    for pk, child in zip(pks, children, strict=True):
-        tx.adopt_child(pk, child)
+    for pk in pks:
         instance_transitions.start_instance(tx, pk)
 
 

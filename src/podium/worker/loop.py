@@ -19,7 +19,8 @@ from pathlib import Path
 
 from podium import jobs
 from podium.config import Settings
-from podium.control.assets import AssetUnavailable, MasterKeys, assets_for_launch
+from podium.control.assets import AssetUnavailable, assets_for_launch
+from podium.control.keys import MasterKeys
 from podium.control.plans import PlanCache
 from podium.engine.states import Halt
 from podium.engine.work import ADMISSION_KINDS, WorkKind
@@ -338,6 +339,7 @@ class Worker:
             lease_s=self.settings.lease_s,
             load_plan=self.plans,
             budgets=self.budgets,
+            keys=self.master_keys,
             inline_grants=self.db.dialect.single_engine,
         )
 
@@ -404,6 +406,7 @@ class Worker:
                 Path(attempt.attempt_dir),
                 attempt.deadline_at,
                 resume=True,
+                redactor=t.redactor,
             )
         )
 
@@ -461,6 +464,7 @@ class Worker:
             order.step.outputs,
             order.deadline_at,
             self._completed,
+            order.redactor,
         )
 
     def _assets(self, order: LaunchOrder) -> dict[str, bytes] | Outcome:
@@ -492,6 +496,7 @@ class Worker:
             order.step.outputs,
             order.deadline_at,
             self._completed,
+            order.redactor,
         )
 
     def _cancel(self, order: CancelOrder) -> None:

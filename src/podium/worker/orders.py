@@ -10,6 +10,7 @@ from typing import Any
 from podium.engine.failures import Outcome
 from podium.engine.plan import StepPlan
 from podium.store.instances import InstanceRow
+from podium.vault import Redactor
 
 __all__ = ["CancelOrder", "LaunchOrder", "Outcome", "make_attempt_id", "parse_attempt_id"]
 
@@ -25,6 +26,8 @@ class LaunchOrder:
     attempt_dir: Path
     deadline_at: float | None
     resume: bool = False
+    redactor: Redactor | None = None
+    """The instance's secrets, masked in the job's files once it ends (None: it has none)."""
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def emit(tx: Transaction, t: Tracked, step: StepPlan, outputs: dict[str, Any]) -
             names = scopes.scope(tx, t, step)
             names.update(scopes.prepare(tx, t, step)[0])
             names[step.id] = Namespace(outputs, name=step.id, member="output")
-            values = resolve(dict(raw), names, tx.budgets)
+            values = t.shown(resolve(dict(raw), names, tx.budgets))
         except ExprError as exc:
             message = f"signal {name!r} not announced: its params failed: {exc.message}"
             tx.event(t, step.id, Topic.STEP_EMIT_FAILED, {"name": name, "message": message})

@@ -38,8 +38,9 @@ def begin_subworkflow(tx: Transaction, t: Tracked, step: StepPlan) -> None:
     except (ExprError, PodiumError) as exc:
         cascade.inputs_failed(tx, t, step, 1, ExprError(f"subworkflow: {exc.message}"))
         return
-    child_pk = store_instances.create_child_instances(tx.conn, [child])[0]
     version, child_id = child["version"], child["instance_id"]
+    secret = tx.load_plan(tx.conn, ref.workflow, version).secret_params
+    child_pk = tx.create_children(t, [child], secret)[0]
     link = {
         "workflow": ref.workflow,
         "version": version,
@@ -53,7 +54,7 @@ def begin_subworkflow(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         expect=("CREATED", "PAUSED", "WAITING_FOR_SIGNALS"),
         status=StepStatus.RUNNING,
         attempt=1,
-        params=link,
+        params=t.shown(link),
         started_at=tx.now,
     )
     tx.event(t, step.id, Topic.STEP_STATUS, {"status": "RUNNING", "subworkflow": link})

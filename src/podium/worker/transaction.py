@@ -14,10 +14,10 @@ towards the worker loop.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from podium.engine import params
 from podium.engine.plan import Plan, StepPlan
@@ -30,10 +30,13 @@ from podium.store import loops as store_loops
 from podium.store import timeline as store_timeline
 from podium.store.instances import InstanceRow
 from podium.store.loops import LoopCounts
+from podium.vault import Keyring, Redactor, VaultError
+from podium.vault.params import Secrets, mask_params, open_params, open_secrets, seal_secrets
 from podium.worker.orders import CancelOrder, LaunchOrder
 
 PlanLoader = Callable[[Connection, str, int], Plan]
 LoopState = tuple[LoopCounts, dict[str, list[Any]], dict[str, Any]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,6 +48,19 @@ class Tracked:
     halt: Halt | None
     dirty: bool = False
     breakpoints: frozenset[str] | None = None
+    secrets: Secrets | None = None
+    """What this instance hides (its secret params, and those its parent passed on); its
+    ``row.params`` then hold the real values, opened when it was loaded."""
+
+    @property
+    def redactor(self) -> Redactor | None:
+        return self.secrets.redactor if self.secrets is not None else None
+
+    def shown(self, value: T) -> T:
+        """``value`` as anyone may see it: with this instance's secrets masked."""
+        if self.secrets is None or value is None:
+            return value
+        return cast(T, self.secrets.redactor.json(value))
 
     def run(self) -> Namespace:
         row = self.row
@@ -100,6 +116,8 @@ class Transaction:
     lease_s: float
     load_plan: PlanLoader
     budgets: Budgets
+    keys: Callable[[], Keyring] | None = None
+    """The master keys, to open and seal secret params (only called when there are some)."""
     launches: list[LaunchOrder] = field(default_factory=list)
     cancels: list[CancelOrder] = field(default_factory=list)
     ended_instances: list[tuple[str, int, str]] = field(default_factory=list)
@@ -134,9 +152,58 @@ class Transaction:
             if row is None:
                 return None
             plan = self.load_plan(self.conn, row.workflow_id, row.version).at(row.plan_path)
-            tracked = Tracked(row, plan, Halt(row.halt) if row.halt else None)
+            secrets = None
+            if row.sealed_params:
+                row.params, secrets = open_params(
+                    self.keyring(), row.workflow_id, row.params, row.sealed_params
+                )
+            tracked = Tracked(row, plan, Halt(row.halt) if row.halt else None, secrets=secrets)
             self.instances[pk] = tracked
         return tracked
+
+    def keyring(self) -> Keyring:
+        if self.keys is None:
+            raise VaultError("this engine was given no master keys: it cannot open secrets")
+        return self.keys()
+
+    def create_children(
+        self, t: Tracked, children: Sequence[dict[str, Any]], secret: Collection[str] = ()
+    ) -> list[int]:
+        """Insert child instances of ``t`` and track them; their params are stored shown, with
+        their secrets sealed: ``t``'s, and those of the params the child declares ``secret``."""
+        hide = t.secrets.hide if t.secrets is not None else frozenset[str]()
+        rows, opened = [], []
+        for child in children:
+            shown, secrets = mask_params(child["params"], secret, hide=hide)
+            sealed = None
+            if secrets is not None:
+                sealed = seal_secrets(self.keyring(), child["workflow_id"], secrets)
+            rows.append({**child, "params": shown, "sealed_params": sealed})
+            opened.append(secrets)
+        pks = store_instances.create_child_instances(self.conn, rows)
+        for pk, child, secrets in zip(pks, children, opened, strict=True):
+            self.adopt_child(pk, child)
+            self.instances[pk].secrets = secrets
+        return pks
+
+    def seal_loop(
+        self, t: Tracked, own: dict[str, Any], over: dict[str, list[Any]]
+    ) -> tuple[dict[str, Any], dict[str, list[Any]], str | None]:
+        """A foreach's own params and items as stored (shown), and those holding a secret,
+        sealed: its iterations still receive them."""
+        if t.secrets is None:
+            return own, over, None
+        hide = t.secrets.hide
+        shown_own, own_secrets = mask_params(own, (), hide=hide)
+        shown_over, over_secrets = mask_params(over, (), hide=hide)
+        real = {
+            "params": own_secrets.values if own_secrets is not None else {},
+            "over": over_secrets.values if over_secrets is not None else {},
+        }
+        if not real["params"] and not real["over"]:
+            return own, over, None
+        sealed = seal_secrets(self.keyring(), t.row.workflow_id, Secrets(hide, real))
+        return shown_own, cast(dict[str, list[Any]], shown_over), sealed
 
     def adopt_child(self, pk: int, values: dict[str, Any]) -> None:
         """Track an instance this transaction just wrote, without reading it back."""
@@ -175,7 +242,15 @@ class Transaction:
         key = (pk, step_id)
         state = self.loops.get(key)
         if state is None:
-            state = self.loops[key] = store_loops.loop_state(self.conn, pk, step_id)
+            state = store_loops.loop_state(self.conn, pk, step_id)
+            tracked = self.instances.get(pk)
+            if tracked is not None and tracked.secrets is not None:
+                sealed = store_loops.sealed_loop_params(self.conn, pk, step_id)
+                if sealed:
+                    opened = open_secrets(self.keyring(), tracked.row.workflow_id, sealed)
+                    state[1].update(opened.values.get("over") or {})
+                    state[2].update(opened.values.get("params") or {})
+            self.loops[key] = state
         return state
 
     def breakpoints(self, t: Tracked) -> frozenset[str]:
@@ -226,8 +301,9 @@ class Transaction:
         detail: dict[str, Any],
         at: float | None = None,
     ) -> None:
-        """A timeline row and its outbox message, written at the end."""
+        """A timeline row and its outbox message, written at the end (secrets masked)."""
         row = t.row
+        detail = t.shown(detail)
         self._timeline.append(
             {
                 "instance_pk": row.pk,
