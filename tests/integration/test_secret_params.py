@@ -243,3 +243,46 @@ def test_secret_declarations_are_checked_at_push(secret_podium: tuple[Podium, Pa
     not_bool = "id: odd\nparams:\n  pw: {secret: yes please}\nsteps:\n  - {id: a, type: noop}\n"
     response = podium.client.post("/api/v1/workflows", json={"yaml": not_bool})
     assert response.status_code == 400 and "secret must be true or false" in response.text
+
+
+def test_what_a_job_prints_of_its_assets_is_masked(
+    secret_podium: tuple[Podium, Path], tmp_path: Path
+) -> None:
+    podium, _ = secret_podium
+    password = f"pa55-{uuid.uuid4().hex}"
+    content = f"user=etl\npassword={password}\n".encode()
+    stored = podium.client.put("/api/v1/assets/creds", content=content)
+    assert stored.status_code == 200, stored.text
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    podium.push(
+        "id: printer\nsteps:\n"
+        "  - id: leak\n"
+        "    type: script\n"
+        "    assets: [creds]\n"
+        "    outputs: [line, sha]\n"
+        "    script: |\n"
+        '      cat "$PODIUM_ASSETS/creds"\n'
+        '      echo "and that was the whole file, printed by a careless job, line by line"\n'
+        f'      touch "{gate}/ready"\n'
+        f'      while [ ! -e "{gate}/go" ]; do sleep 0.05; done\n'
+        '      line=$(grep password "$PODIUM_ASSETS/creds")\n'
+        '      sum=$(sha256sum "$PODIUM_ASSETS/creds" | cut -d" " -f1)\n'
+        '      printf \'{"line": "%s", "sha": "%s"}\' "$line" "$sum" > "$PODIUM_OUTPUTS"\n'
+    )
+    iid = podium.run("printer")
+    wait_for(gate / "ready")
+    logs = "/api/v1/workflows/printer/instances/1/steps/leak/logs"
+    running = podium.client.get(logs).json()["text"]
+    assert "user=etl" not in running and password not in running and "****" in running
+    (gate / "go").touch()
+    doc = podium.wait("printer", iid)
+    assert doc["status"] == "SUCCEEDED", doc
+    outputs = podium.steps(doc)["leak"]["outputs"]
+    assert outputs["sha"] == hashlib.sha256(content).hexdigest()  # the job read it whole
+    assert set(outputs["line"]) == {"*"}
+    after = podium.client.get(logs).json()["text"]
+    assert password not in after and "and that was the whole file" in after
+    podium.settle()
+    assert rows_holding(podium, password.encode()) == []
+    assert files_holding(tmp_path, password.encode()) == set()

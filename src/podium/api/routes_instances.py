@@ -13,7 +13,7 @@ from podium.api.context import Context, Who, WorkflowReader, act
 from podium.api.views import instance_summary, iso, pending_step_view, step_view
 from podium.control import instances as control
 from podium.control import starts
-from podium.control.keys import redactor_of
+from podium.control.assets import step_redactor
 from podium.engine.plan import Plan
 from podium.engine.states import TERMINAL_INSTANCE, TERMINAL_STEP
 from podium.errors import InvalidInput, LogNotFound, StepNotFound
@@ -223,8 +223,9 @@ def logs(
         waiting = address.waiting or _never_ran(address, state, attempt)
         empty = {"text": "", "offset": offset, "next_offset": offset, "attempt": None}
         return {**page, **empty, "complete": False, "waiting": waiting}
-    row = address.row
-    redactor = redactor_of(ctx.keys, row.workflow_id, row.sealed_params) if row else None
+    redactor = None
+    if address.row is not None and address.step is not None:
+        redactor = step_redactor(ctx, address.row, address.step.assets, running=not found.ended)
     text, next_offset = read_log(
         Path(found.attempt_dir), offset, redactor=redactor, growing=not found.ended
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from podium.api.context import Context, WorkflowReader, act
-from podium.control.keys import redactor_of
+from podium.control.assets import step_redactor
 from podium.errors import InvalidInput, NotFound, StepNotFound
 from podium.jobs.artifacts import artifact_path
 from podium.jobs.notebook import notebook_file_name
@@ -58,7 +58,7 @@ def executed_notebook(
             f"attempt {found.attempt} of step {step_id!r} has no executed notebook "
             "(its kernel never started, or its files are on another machine)"
         )
-    redactor = redactor_of(ctx.keys, row.workflow_id, row.sealed_params)
+    redactor = step_redactor(ctx, row, step.assets, running=not found.ended)
     if redactor is not None:
         # Masked on disk once the attempt ends; a running one is masked as it is read.
         text = redactor.text(_read_notebook(path))

@@ -15,7 +15,7 @@ from typing import Any
 
 from podium.control.access import audit, authorize
 from podium.control.identity import Caller
-from podium.control.keys import KEY_HINT, MasterKeyUnavailable
+from podium.control.keys import KEY_HINT, MasterKeyUnavailable, redactor_of
 from podium.control.services import Services
 from podium.definition.assets import asset_name_problem, asset_size_problem
 from podium.definition.fields import principal_name_problem
@@ -23,7 +23,8 @@ from podium.errors import InvalidInput, NotFound, PodiumError
 from podium.store import assets as store
 from podium.store import principals as store_principals
 from podium.store.database import Database
-from podium.vault import Keyring, Sealed, VaultError, rewrap, seal, unseal
+from podium.vault import Keyring, Redactor, Sealed, VaultError, rewrap, seal, unseal
+from podium.vault.redact import asset_secrets
 
 REWRAP_PAGE = 100
 """Assets re-wrapped per transaction: a rotation never holds the database for long."""
@@ -324,3 +325,36 @@ def assets_for_launch(
                 details={"asset": name},
             ) from None
     return opened
+
+
+def asset_redactor(
+    db: Database,
+    keys: Callable[[], Keyring],
+    run_as: str | None,
+    names: Sequence[str],
+    redactor: Redactor | None = None,
+) -> Redactor | None:
+    """``redactor`` (or none) also hiding what a job could print of these assets (see
+    :func:`~podium.vault.redact.asset_secrets`); an asset that cannot be opened here adds
+    nothing (its job could not read it either)."""
+    if not names:
+        return redactor
+    try:
+        opened = assets_for_launch(db, keys, run_as, names)
+    except AssetUnavailable:
+        return redactor
+    found = set().union(*(asset_secrets(content) for content in opened.values()))
+    if not found:
+        return redactor
+    return (redactor or Redactor()).including(found)
+
+
+def step_redactor(
+    svc: Services, row: Any, assets: Sequence[str], *, running: bool
+) -> Redactor | None:
+    """What a view of a step's files masks: its instance's secret params and, while the job
+    runs (its files are masked on disk once it ends), what it could print of its assets."""
+    redactor = redactor_of(svc.keys, row.workflow_id, row.sealed_params)
+    if not running:
+        return redactor
+    return asset_redactor(svc.db, svc.keys, row.run_as, assets, redactor)

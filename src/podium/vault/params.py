@@ -36,15 +36,16 @@ class Secrets:
 
 def hidden_strings(value: Any) -> set[str]:
     """The texts that give a secret value away: each string in it, and the JSON of the rest
-    (a numeric PIN shows as ``1234`` in a log)."""
+    (a numeric PIN shows as ``1234`` in a log). The keys of a mapping name its parts
+    (``password``) and are not hidden."""
     found: set[str] = set()
     if value is None or isinstance(value, bool):
         return found
     if isinstance(value, str):
         found.add(value)
     elif isinstance(value, Mapping):
-        for key, item in value.items():
-            found |= hidden_strings(key) | hidden_strings(item)
+        for item in value.values():
+            found |= hidden_strings(item)
     elif isinstance(value, list | tuple):
         for item in value:
             found |= hidden_strings(item)

@@ -29,6 +29,10 @@ REDACTED = "[secret]"
 SHORT_MASK = "****"
 """What replaces a whole value equal to a short secret: a fixed width, so it hides the length."""
 
+MAX_MASKED_ASSET_BYTES = 64 << 10
+"""A text asset up to this size is masked wherever a job could show it; a larger file (a jar,
+a dataset) is not searched for."""
+
 FILE_CHUNK_BYTES = 1 << 20
 """How much of a file :meth:`Redactor.file` holds at once, besides two margins."""
 
@@ -63,6 +67,10 @@ class Redactor:
     def of(cls, values: Iterable[str]) -> Redactor:
         """A redactor hiding ``values`` (empty strings are ignored: they hide nothing)."""
         return cls(values)
+
+    def including(self, values: Iterable[str]) -> Redactor:
+        """A redactor hiding these values too."""
+        return Redactor(self._whole | frozenset(values))
 
     def __bool__(self) -> bool:
         return bool(self._whole)
@@ -168,6 +176,20 @@ class Redactor:
             more = os.pread(fd, FILE_CHUNK_BYTES + margin - len(ahead), position + len(ahead))
             chunk = ahead + more
         return changed
+
+
+def asset_secrets(content: builtins.bytes) -> set[str]:
+    """What of an asset a job could print: a text file's content, and each of its lines (a
+    credentials file, a key in PEM). Binary or large files give nothing to search for."""
+    if len(content) > MAX_MASKED_ASSET_BYTES:
+        return set()
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return set()
+    found = {line.strip() for line in text.splitlines()}
+    found.add(text.strip())
+    return {value for value in found if len(value) >= MIN_SECRET_CHARS}
 
 
 def _spans(data: AnyStr, needles: tuple[AnyStr, ...]) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from podium import jobs
 from podium.config import Settings
-from podium.control.assets import AssetUnavailable, assets_for_launch
+from podium.control.assets import AssetUnavailable, asset_redactor, assets_for_launch
 from podium.control.keys import MasterKeys
 from podium.control.plans import PlanCache
 from podium.engine.states import Halt
@@ -31,6 +31,8 @@ from podium.store import attempts as store_attempts
 from podium.store import workers as store_workers
 from podium.store.database import Database, is_retryable
 from podium.store.notify import listen_for_work
+from podium.vault import Redactor
+from podium.vault.redact import asset_secrets
 from podium.worker import admission, foreach
 from podium.worker.advance import Advance
 from podium.worker.identity import Refusal, RunAsResolver
@@ -421,6 +423,7 @@ class Worker:
         if isinstance(assets, Outcome):
             self._report(order.attempt_id, assets)
             return
+        redactor = self._redactor(order, assets)
         spec = jobs.JobSpec(
             attempt_id=order.attempt_id,
             step_type=order.step.type,
@@ -447,7 +450,7 @@ class Worker:
             if probe.pid is None or probe.pid_start is None:
                 # Its launcher died between claiming the directory and starting the shim,
                 # or the shim is starting right now: look once more before calling it lost.
-                threading.Timer(1.0, self._reprobe, args=(order,)).start()
+                threading.Timer(1.0, self._reprobe, args=(order, redactor)).start()
                 return
             pid, pid_start = probe.pid, probe.pid_start
         except (jobs.LaunchFailed, OSError) as exc:
@@ -464,7 +467,7 @@ class Worker:
             order.step.outputs,
             order.deadline_at,
             self._completed,
-            order.redactor,
+            redactor,
         )
 
     def _assets(self, order: LaunchOrder) -> dict[str, bytes] | Outcome:
@@ -482,7 +485,22 @@ class Worker:
             message = f"could not read the step's assets: {type(exc).__name__}"
             return Outcome(None, {}, message, platform=True)
 
-    def _reprobe(self, order: LaunchOrder) -> None:
+    def _redactor(self, order: LaunchOrder, assets: dict[str, bytes]) -> Redactor | None:
+        """What the job's files are masked with once it ends: its instance's secrets, and what
+        it could print of its assets (opened again for a job launched before)."""
+        if not order.step.assets:
+            return order.redactor
+        if assets:
+            found = set().union(*(asset_secrets(content) for content in assets.values()))
+            return (order.redactor or Redactor()).including(found) if found else order.redactor
+        try:
+            return asset_redactor(
+                self.db, self.master_keys, order.instance.run_as, order.step.assets, order.redactor
+            )
+        except DatabaseError:
+            return order.redactor
+
+    def _reprobe(self, order: LaunchOrder, redactor: Redactor | None) -> None:
         probe = jobs.probe(order.attempt_dir, None, None)
         if probe.pid is None or probe.pid_start is None:
             lost = "the worker launching this attempt died before the job started"
@@ -496,7 +514,7 @@ class Worker:
             order.step.outputs,
             order.deadline_at,
             self._completed,
-            order.redactor,
+            redactor,
         )
 
     def _cancel(self, order: CancelOrder) -> None:
