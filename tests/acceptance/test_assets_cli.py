@@ -81,8 +81,13 @@ def test_assets_through_the_cli(server_cli: Cli, tmp_path: Path) -> None:
     added = json.loads(ok(cli("keys", "add", "--file", str(key_file), "--json")))
     assert added["key_id"] != old_key and added["file"] == str(key_file)
     rewrapped = json.loads(ok(cli("asset", "rewrap", "--json")))
-    assert rewrapped == {"primary_key_id": added["key_id"], "rewrapped": 2, "total": 2}
-    assert "re-wrapped 0 of 2 assets" in ok(cli("asset", "rewrap"))
+    assert rewrapped == {
+        "primary_key_id": added["key_id"],
+        "rewrapped": 2,
+        "total": 2,
+        "params_rewrapped": 0,
+    }
+    assert "re-wrapped 0 of 2 assets and 0 sealed secret params" in ok(cli("asset", "rewrap"))
     run_and_check()
 
     assert ok(cli("asset", "rm", "creds")).strip() == "removed asset creds"

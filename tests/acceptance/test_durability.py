@@ -243,3 +243,53 @@ def test_a_second_engine_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> N
         assert first.poll() is None
     assert second.returncode == 1
     assert "another Podium engine already runs on" in second.stderr
+
+
+def test_a_secret_stays_hidden_when_the_engine_dies_while_its_job_runs(tmp_path: Path) -> None:
+    """The job outlives a SIGKILLed server; the next server takes the attempt over, opens the
+    instance's sealed params with the same master key and masks the job's files when it ends."""
+    secret = f"kill9-{os.urandom(12).hex()}"
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    home = tmp_path / "home"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server_args = ["server", "--port", str(port)]
+    log = tmp_path / "server.log"
+    client = httpx.Client(base_url=url, timeout=10, auth=ServerAuth(url))
+    workflow = (
+        "id: hidden\nparams:\n  pw: {type: str, secret: true, required: true}\nsteps:\n"
+        "  - id: wait\n    type: script\n    outputs: [echo]\n    script: |\n"
+        '      echo "started with $PODIUM_PARAM_PW"\n'
+        f'      touch "{gate}/ready"\n'
+        f'      while [ ! -e "{gate}/go" ]; do sleep 0.05; done\n'
+        '      echo "ended with ${ pw }"\n'
+        '      printf \'{"echo": "%s"}\' "$PODIUM_PARAM_PW" > "$PODIUM_OUTPUTS"\n'
+    )
+    with podium_process(server_args, home, log) as first:
+        wait_healthy(url, first)
+        client.post("/api/v1/workflows", json={"yaml": workflow}).raise_for_status()
+        started = client.post("/api/v1/workflows/hidden/instances", json={"params": {"pw": secret}})
+        iid = started.json()["instance_id"]
+        deadline = time.monotonic() + 30
+        while not (gate / "ready").exists():
+            assert time.monotonic() < deadline, "the job did not start"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    (gate / "go").touch()  # the job ends while no engine is up
+    with podium_process(server_args, home, log) as second:
+        wait_healthy(url, second)
+        doc = wait_instance(client, "hidden", iid, timeout_s=60)
+        logs = client.get(f"/api/v1/workflows/hidden/instances/{iid}/steps/wait/logs").json()
+    assert doc["status"] == "SUCCEEDED", doc
+    step = doc["steps"][0]  # type: ignore[index]
+    assert step["attempts"] == 1 and set(step["outputs"]["echo"]) == {"*"}
+    assert "started with *" in logs["text"] and "ended with *" in logs["text"]
+    held = [
+        path
+        for path in tmp_path.rglob("*")
+        if path.is_file() and not path.is_symlink() and secret.encode() in path.read_bytes()
+    ]
+    assert held == [], held
+    client.close()

@@ -190,11 +190,16 @@ def test_rotation_rewraps_every_asset_and_old_and_new_instances_read_theirs(
 
     done = podium.client.post("/api/v1/assets/rewrap")
     assert done.status_code == 200, done.text
-    assert done.json() == {"primary_key_id": new_key, "rewrapped": 2, "total": 3}
+    assert done.json() == {
+        "primary_key_id": new_key,
+        "rewrapped": 2,
+        "total": 3,
+        "params_rewrapped": 0,
+    }
     listed = podium.client.get("/api/v1/assets").json()["assets"]
     assert {a["name"]: a["key_id"] for a in listed} == {n: new_key for n in ("one", "two", "three")}
     again = podium.client.post("/api/v1/assets/rewrap").json()
-    assert again == {"primary_key_id": new_key, "rewrapped": 0, "total": 3}
+    assert again == {"primary_key_id": new_key, "rewrapped": 0, "total": 3, "params_rewrapped": 0}
 
     # The old key goes; every asset still opens.
     lines = key_file.read_text().splitlines()

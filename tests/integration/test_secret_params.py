@@ -286,3 +286,56 @@ def test_what_a_job_prints_of_its_assets_is_masked(
     podium.settle()
     assert rows_holding(podium, password.encode()) == []
     assert files_holding(tmp_path, password.encode()) == set()
+
+
+def test_rotation_rewraps_sealed_params_and_the_run_goes_on_under_the_new_key(
+    secret_podium: tuple[Podium, Path], tmp_path: Path
+) -> None:
+    podium, _ = secret_podium
+    key_file = tmp_path / "keys" / "master.key"
+    secret = f"r0tate-{uuid.uuid4().hex}"
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    podium.push(
+        "id: rotating\nparams:\n  pw: {type: str, secret: true}\nsteps:\n"
+        "  - id: loop\n"
+        "    params: {prefix: 'p-${ pw }'}\n"
+        "    foreach:\n"
+        "      over: {n: [1, 2, 3]}\n"
+        "      concurrency: 1\n"
+        "      steps:\n"
+        "        - id: each\n"
+        "          type: script\n"
+        "          params: {pair: '${ n }/${ prefix }'}\n"
+        "          outputs: [sha]\n"
+        "          script: |\n"
+        f'            while [ ! -e "{gate}/go" ]; do sleep 0.05; done\n'
+        '            sum=$(printf %s "$PODIUM_PARAM_PAIR" | sha256sum | cut -d" " -f1)\n'
+        '            printf \'{"sha": "%s"}\' "$sum" > "$PODIUM_OUTPUTS"\n'
+    )
+    iid = podium.run("rotating", {"pw": secret})
+    podium.settle()
+    new_key = add_key(key_file)
+    done = podium.client.post("/api/v1/assets/rewrap")
+    assert done.status_code == 200, done.text
+    # The instance, its first iteration and the foreach's own params (they hold the secret).
+    assert done.json()["params_rewrapped"] == 3, done.json()
+    again = podium.client.post("/api/v1/assets/rewrap").json()
+    assert again["params_rewrapped"] == 0
+    lines = key_file.read_text().splitlines()
+    key_file.write_text(
+        "\n".join(line for line in lines if not line.startswith("k") or new_key in line) + "\n"
+    )
+    assert len([line for line in key_file.read_text().splitlines() if line.startswith("k")]) == 1
+    (gate / "go").touch()
+    doc = podium.wait("rotating", iid)
+    assert doc["status"] == "SUCCEEDED", doc
+    for n in (1, 2, 3):
+        iteration = podium.client.get(
+            f"/api/v1/workflows/rotating/instances/{iid}",
+            params={"step": "loop", "iteration": n - 1},
+        )
+        assert iteration.status_code == 200, iteration.text
+        outputs = podium.steps(iteration.json())["each"]["outputs"]
+        assert outputs["sha"] == hashlib.sha256(f"{n}/p-{secret}".encode()).hexdigest()
+    assert rows_holding(podium, secret.encode()) == []

@@ -122,14 +122,16 @@ def rm(name: str, as_json: bool) -> None:
 @json_option
 @server_option
 def rewrap(as_json: bool) -> None:
-    """After podium keys add: wrap every asset's key under the new master key (an admin).
+    """After podium keys add: wrap every asset's key, and every run's sealed secret params,
+    under the new master key (an admin).
     Jobs keep reading their assets meanwhile; older keys may go once it is done."""
     document = current_client().post("/assets/rewrap")
     if as_json:
         print_json(document)
         return
     _echo(
-        f"re-wrapped {document['rewrapped']} of {document['total']} assets; all are under "
+        f"re-wrapped {document['rewrapped']} of {document['total']} assets and "
+        f"{document.get('params_rewrapped', 0)} sealed secret params; all are under "
         f"master key {document['primary_key_id']}"
     )
 

@@ -22,8 +22,10 @@ from podium.definition.fields import principal_name_problem
 from podium.errors import InvalidInput, NotFound, PodiumError
 from podium.store import assets as store
 from podium.store import principals as store_principals
+from podium.store import sealed as store_sealed
 from podium.store.database import Database
 from podium.vault import Keyring, Redactor, Sealed, VaultError, rewrap, seal, unseal
+from podium.vault.params import context_of as params_context
 from podium.vault.redact import asset_secrets
 
 REWRAP_PAGE = 100
@@ -220,12 +222,15 @@ class Rewrapped:
     """Assets whose data key was wrapped anew under the primary key."""
     total: int
     """Assets stored; all of them are now under the primary key."""
+    params_rewrapped: int = 0
+    """Sealed secret params (of instances and foreach steps) wrapped anew."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "primary_key_id": self.primary_key_id,
             "rewrapped": self.rewrapped,
             "total": self.total,
+            "params_rewrapped": self.params_rewrapped,
         }
 
 
@@ -251,6 +256,7 @@ def rewrap_assets(svc: Services, caller: Caller, keys: Callable[[], Keyring]) ->
                     conn, asset, sealed=sealed.to_bytes(), key_id=sealed.key_id
                 )
         after = page[-1].row.name
+    params_done = _rewrap_sealed_params(svc, keyring)
     now = svc.clock()
     with svc.db.transaction() as conn:
         authorize(conn, caller, "asset.rewrap")
@@ -259,10 +265,52 @@ def rewrap_assets(svc: Services, caller: Caller, keys: Callable[[], Keyring]) ->
             conn,
             caller,
             "asset.rewrap",
-            detail={"primary_key_id": primary, "rewrapped": done},
+            detail={
+                "primary_key_id": primary,
+                "rewrapped": done,
+                "params_rewrapped": params_done,
+            },
             now=now,
         )
-    return Rewrapped(primary, done, total)
+    return Rewrapped(primary, done, total, params_done)
+
+
+def _rewrap_sealed_params(svc: Services, keyring: Keyring) -> int:
+    """The secret params of instances and foreach steps, under the primary key."""
+    done = 0
+    after_instance, after_loop = 0, (0, "")
+    while True:
+        with svc.db.read() as conn:
+            page = store_sealed.instances_page(conn, after=after_instance, limit=REWRAP_PAGE)
+            page += store_sealed.loops_page(conn, after=after_loop, limit=REWRAP_PAGE)
+        fresh = [(found, _rewrapped_params(keyring, found)) for found in page]
+        changed = [(found, sealed) for found, sealed in fresh if sealed != found.sealed]
+        if changed:
+            with svc.db.transaction() as conn:
+                done += sum(store_sealed.replace(conn, f, sealed) for f, sealed in changed)
+        instances_seen = [f for f in page if f.step_id is None]
+        loops_seen = [f for f in page if f.step_id is not None]
+        if instances_seen:
+            after_instance = instances_seen[-1].instance_pk
+        if loops_seen:
+            after_loop = (loops_seen[-1].instance_pk, str(loops_seen[-1].step_id))
+        if len(instances_seen) < REWRAP_PAGE and len(loops_seen) < REWRAP_PAGE:
+            return done
+
+
+def _rewrapped_params(keyring: Keyring, found: store_sealed.SealedParams) -> str:
+    sealed = Sealed.from_text(found.sealed)
+    try:
+        again = rewrap(keyring, sealed, context=params_context(found.workflow_id))
+    except VaultError as exc:
+        where = f"instance pk {found.instance_pk}" + (
+            f" step {found.step_id!r}" if found.step_id else ""
+        )
+        raise VaultError(
+            f"the secret params of {found.workflow_id!r} ({where}) cannot be re-wrapped: "
+            f"{exc.message}; run the rewrap again once it is fixed"
+        ) from None
+    return found.sealed if again is sealed else again.to_text()
 
 
 def _rewrapped(keyring: Keyring, asset: store.SealedAsset, done: int) -> Sealed:
