@@ -50,11 +50,15 @@ def seen_done(
 
 
 def run_to_end(
-    client: httpx.Client, workflow_id: str, *, timeout_s: float = 120
+    client: httpx.Client,
+    workflow_id: str,
+    *,
+    timeout_s: float = 120,
+    body: dict[str, Any] | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """Start an instance and follow it: seconds from sending the start to seeing it ended."""
     sent = time.time()
-    instance_id = start(client, workflow_id)
+    instance_id = start(client, workflow_id, body)
     seen, doc = seen_done(client, workflow_id, instance_id, since=sent, timeout_s=timeout_s)
     return seen - sent, doc
 

@@ -2,6 +2,7 @@
 
 W1: one instance of a chain of 100 ``noop`` steps, trigger to SUCCEEDED (ms per step).
 W1s: one instance of a chain of 20 ``script`` steps (``true``): the cost of a real process step.
+W1k: W1s with a secret param each step prints (sealed, opened, masked in every step's files).
 W2: one foreach of 1,000 ``noop`` iterations followed by a join step, trigger to SUCCEEDED.
 W3: 200 instances of a 3-step ``noop`` workflow started at once, until all SUCCEEDED.
 
@@ -42,13 +43,16 @@ from observe import all_seen_done, run_to_end, start
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def chain_yaml(workflow_id: str, n: int, step_type: str) -> str:
-    lines = [f"id: {workflow_id}", "step_concurrency: 20", "steps:"]
+def chain_yaml(workflow_id: str, n: int, step_type: str, *, secret: bool = False) -> str:
+    lines = [f"id: {workflow_id}", "step_concurrency: 20"]
+    if secret:
+        lines += ["params:", "  pw: {type: str, secret: true}"]
+    lines.append("steps:")
     for i in range(n):
         lines.append(f"  - id: s{i}")
         lines.append(f"    type: {step_type}")
         if step_type == "script":
-            lines.append("    script: 'true'")
+            lines.append("    script: 'echo ${ pw }'" if secret else "    script: 'true'")
         if i:
             lines.append(f"    depends_on: [s{i - 1}]")
     return "\n".join(lines) + "\n"
@@ -100,13 +104,18 @@ def podium(
                 proc.wait()
 
 
-def chain(client: httpx.Client, n: int, step_type: str, repeat: int) -> list[float]:
-    """Milliseconds per step, from sending the start to seeing the instance ended."""
+def chain(
+    client: httpx.Client, n: int, step_type: str, repeat: int, *, secret: bool = False
+) -> list[float]:
+    """Milliseconds per step, from sending the start to seeing the instance ended; with
+    ``secret``, each step prints a secret param (sealed, opened, masked in its log)."""
     wf = f"chain_{step_type}_{uuid.uuid4().hex[:6]}"
-    client.post("/api/v1/workflows", json={"yaml": chain_yaml(wf, n, step_type)}).raise_for_status()
+    yaml = chain_yaml(wf, n, step_type, secret=secret)
+    client.post("/api/v1/workflows", json={"yaml": yaml}).raise_for_status()
+    body = {"params": {"pw": uuid.uuid4().hex}} if secret else None
     per_step = []
     for _ in range(repeat):
-        took, doc = run_to_end(client, wf)
+        took, doc = run_to_end(client, wf, body=body)
         assert doc["status"] == "SUCCEEDED", doc
         per_step.append(took * 1000 / n)
     return per_step
@@ -166,12 +175,16 @@ def measure(db: str, repeat: int) -> dict[str, str]:
         chain(client, 20, "noop", 1)  # warm up: plan cache, connections
         w1 = chain(client, 100, "noop", repeat)
         w1s = chain(client, 20, "script", max(1, repeat // 2))
+        w1k = chain(client, 20, "script", max(1, repeat // 2), secret=True)
         w2 = statistics.median(foreach_join(client, 1000) for _ in range(3))
         w3 = fan(client, 200)
     return {
         "W1 ms/step, start sent to end seen (median)": f"{statistics.median(w1):.2f}",
         "W1 ms/step (min-max)": f"{min(w1):.2f}-{max(w1):.2f}",
         "W1s script ms/step, start sent to end seen (median)": f"{statistics.median(w1s):.1f}",
+        "W1k the same, each step printing a secret param (median)": (
+            f"{statistics.median(w1k):.1f}"
+        ),
         "W2 foreach 1,000 + join, start sent to end seen (s, median of 3)": f"{w2:.2f}",
         "W3 200 instances, first start sent to all ends seen (s)": f"{w3:.2f}",
     }
