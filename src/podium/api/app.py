@@ -104,7 +104,10 @@ async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
     problems = [
         {"location": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
     ]
-    return _error(400, "invalid_input", "the request is not valid", {"problems": problems})
+    said = "; ".join(f"{p['location']}: {p['message']}" for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    message = f"the request is not valid: {said}{more}" if said else "the request is not valid"
+    return _error(400, "invalid_input", message[:2000], {"problems": problems[:100]})
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

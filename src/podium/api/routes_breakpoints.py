@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from podium.api.context import Context, Who, WorkflowReader, act
+from podium.api.query import MAX_ID, InstanceId, OptionalInstance
 from podium.api.views import iso
 from podium.control import breakpoints as control
 from podium.control.instances import StepRef
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/v1/workflows/{workflow_id}", tags=["breakpoints"
 
 class BreakpointBody(BaseModel):
     step_id: str
-    instance_id: int | None = None
+    instance_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 @router.get("/breakpoints", openapi_extra=act("workflow.read"))
@@ -57,7 +58,7 @@ def set_breakpoint(
 
 @router.delete("/breakpoints/{step_id}", openapi_extra=act("breakpoint.clear"))
 def clear_breakpoint(
-    workflow_id: str, step_id: str, ctx: Context, caller: Who, instance_id: int | None = None
+    workflow_id: str, step_id: str, ctx: Context, caller: Who, instance_id: OptionalInstance = None
 ) -> dict[str, Any]:
     """Remove a breakpoint; steps already paused stay paused until resumed."""
     request = control.BreakpointRequest(workflow_id, step_id, instance_id)
@@ -72,7 +73,7 @@ def clear_breakpoint(
 
 @router.post("/instances/{instance_id}/steps/{step_id}/resume", openapi_extra=act("step.resume"))
 def resume(
-    workflow_id: str, instance_id: int, step_id: str, ctx: Context, caller: Who
+    workflow_id: str, instance_id: InstanceId, step_id: str, ctx: Context, caller: Who
 ) -> dict[str, Any]:
     control.resume(ctx, StepRef(workflow_id, instance_id, step_id), caller)
     return {

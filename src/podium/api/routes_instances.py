@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from podium.api import step_paths
 from podium.api.context import Context, Who, WorkflowReader, act
+from podium.api.query import After, AttemptNumber, Before, InstanceId, IterationIndex, Offset
 from podium.api.views import instance_summary, iso, pending_step_view, step_view
 from podium.control import instances as control
 from podium.control import starts
@@ -70,7 +71,11 @@ def dry_run(
 
 @router.get("", openapi_extra=act("workflow.read"))
 def list_instances(
-    workflow_id: str, ctx: Context, _: WorkflowReader, limit: int = 50, before: int | None = None
+    workflow_id: str,
+    ctx: Context,
+    _: WorkflowReader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    before: Before = None,
 ) -> dict[str, Any]:
     with ctx.db.read() as conn:
         store_workflows.get_workflow(conn, workflow_id)
@@ -83,11 +88,11 @@ def list_instances(
 @router.get("/{instance_id}", openapi_extra=act("workflow.read"))
 def status(
     workflow_id: str,
-    instance_id: int,
+    instance_id: InstanceId,
     ctx: Context,
     _: WorkflowReader,
     step: str | None = None,
-    iteration: int | None = None,
+    iteration: IterationIndex = None,
 ) -> dict[str, Any]:
     """The instance and its steps; with ``step`` and ``iteration``, one iteration of that
     foreach step (an iteration of a nested foreach: ``step=outer[2].inner``)."""
@@ -177,7 +182,7 @@ def _iteration_path(step: str, iteration: int) -> list[tuple[str, int]]:
 
 
 @router.post("/{instance_id}/stop", openapi_extra=act("instance.stop"))
-def stop(workflow_id: str, instance_id: int, ctx: Context, caller: Who) -> dict[str, Any]:
+def stop(workflow_id: str, instance_id: InstanceId, ctx: Context, caller: Who) -> dict[str, Any]:
     """Record a stop; the engine kills running jobs and ends the instance STOPPED. An
     instance that already ended is a conflict: nothing was stopped."""
     stopped = control.stop(ctx, control.InstanceRef(workflow_id, instance_id), caller)
@@ -192,13 +197,13 @@ def stop(workflow_id: str, instance_id: int, ctx: Context, caller: Who) -> dict[
 @router.get("/{instance_id}/steps/{step_path}/logs", openapi_extra=act("workflow.read"))
 def logs(
     workflow_id: str,
-    instance_id: int,
+    instance_id: InstanceId,
     step_path: str,
     ctx: Context,
     _: WorkflowReader,
-    offset: int = 0,
-    attempt: int | None = None,
-    iteration: Annotated[list[int] | None, Query()] = None,
+    offset: Offset = 0,
+    attempt: AttemptNumber = None,
+    iteration: Annotated[list[int] | None, Query(max_length=10)] = None,
 ) -> dict[str, Any]:
     """A piece of a step's log from ``offset``; ``complete`` once the attempt ended and all
     of its log was returned. ``step_path`` reaches into foreach iterations and subworkflows
@@ -257,12 +262,12 @@ def _never_ran(address: step_paths.StepAddress, state: Any, attempt: int | None)
 @router.get("/{instance_id}/timeline", openapi_extra=act("workflow.read"))
 def timeline(
     workflow_id: str,
-    instance_id: int,
+    instance_id: InstanceId,
     ctx: Context,
     _: WorkflowReader,
     step: str | None = None,
-    limit: int = 1000,
-    after: int = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    after: After = 0,
 ) -> dict[str, Any]:
     """What happened to the instance and its steps, oldest first; ``after`` (an event id)
     pages on and lets a client follow the timeline as it grows."""

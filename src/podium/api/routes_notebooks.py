@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from podium.api.context import Context, WorkflowReader, act
+from podium.api.query import AttemptNumber, InstanceId
 from podium.control.assets import step_redactor
 from podium.errors import InvalidInput, NotFound, StepNotFound
 from podium.jobs.artifacts import artifact_path
@@ -30,11 +31,11 @@ class NotebookNotFound(NotFound):
 )
 def executed_notebook(
     workflow_id: str,
-    instance_id: int,
+    instance_id: InstanceId,
     step_id: str,
     ctx: Context,
     _: WorkflowReader,
-    attempt: int | None = None,
+    attempt: AttemptNumber = None,
     format: Literal["html", "ipynb"] = "html",
 ) -> Response:
     """The notebook as the attempt (by default the latest) executed it, so far: it is saved

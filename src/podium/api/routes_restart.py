@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from podium.api.context import Context, Who, act
+from podium.api.query import InstanceId
 from podium.control import instances as control
 
 router = APIRouter(prefix="/api/v1/workflows/{workflow_id}/instances", tags=["instances"])
@@ -20,7 +21,11 @@ class RestartBody(BaseModel):
 
 @router.post("/{instance_id}/restart", openapi_extra=act("instance.restart"))
 def restart(
-    workflow_id: str, instance_id: int, ctx: Context, caller: Who, body: RestartBody | None = None
+    workflow_id: str,
+    instance_id: InstanceId,
+    ctx: Context,
+    caller: Who,
+    body: RestartBody | None = None,
 ) -> dict[str, Any]:
     """Rerun what did not succeed (or ``from`` a step and all downstream of it), keeping the
     outputs of the rest; ``params`` override the run's params. The instance's history (its

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, JsonValue
 
 from podium.api.context import Context, ServerReader, Who, act
+from podium.api.query import InstanceId
 from podium.api.views import iso
 from podium.control import instances as control_instances
 from podium.control import signals as control
@@ -58,7 +59,10 @@ def announce(body: SignalBody, ctx: Context, caller: Who) -> dict[str, Any]:
 
 @router.get("", openapi_extra=act("server.read"))
 def list_signals(
-    ctx: Context, _: ServerReader, name: str | None = None, limit: int = 50
+    ctx: Context,
+    _: ServerReader,
+    name: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     """The latest signals (of one name), newest first."""
     with ctx.db.read() as conn:
@@ -68,7 +72,7 @@ def list_signals(
 
 @skip_router.post("/{instance_id}/steps/{step_id}/skip", openapi_extra=act("step.skip"))
 def skip(
-    workflow_id: str, instance_id: int, step_id: str, ctx: Context, caller: Who
+    workflow_id: str, instance_id: InstanceId, step_id: str, ctx: Context, caller: Who
 ) -> dict[str, Any]:
     """Skip a step that waits (for signals, a permit or a resume at a breakpoint):
     it ends SKIPPED, and downstream treats it as skipped."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from podium.api.context import Context, Who, WorkflowReader, act
+from podium.api.query import MAX_ID
 from podium.api.views import instance_summary, iso, workflow_summary
 from podium.control import workflows as control
 from podium.control.access import global_role
@@ -30,7 +31,7 @@ class PushBody(BaseModel):
 
 
 class ActivateBody(BaseModel):
-    version: int | None = None
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 @router.post("", status_code=201, openapi_extra=act("workflow.push"))
@@ -116,7 +117,11 @@ def trigger_failure_view(failure: store_failures.TriggerFailure) -> dict[str, An
 
 @router.get("/{workflow_id}/trigger-failures", openapi_extra=act("workflow.read"))
 def trigger_failures(
-    workflow_id: str, ctx: Context, _: WorkflowReader, trigger: str | None = None, limit: int = 20
+    workflow_id: str,
+    ctx: Context,
+    _: WorkflowReader,
+    trigger: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     """The last starts each trigger of the workflow could not make (``trigger``: only
     ``cron`` or ``signals[N]``), newest first; at most ``limit`` per trigger."""

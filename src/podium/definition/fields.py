@@ -18,7 +18,11 @@ from podium.definition.durations import parse_duration
 from podium.timing.cron import check_cron, check_timezone
 
 WORKFLOW_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
-IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+"""A step id, output or param name: at most 64 characters (it names directories, env vars)."""
+MAX_DURATION_S = 366 * 86400.0
+"""The longest duration a definition may write (a timeout, a sleep, a retry delay): a year."""
+MAX_DURATION_TEXT = "366d"
 TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 SIGNAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}")
 PRINCIPAL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
@@ -54,8 +58,8 @@ def _identifier(value: Any) -> str:
     text = _need_text(value, "a name")
     if not IDENTIFIER_RE.fullmatch(text):
         raise rejected(
-            f"bad name {text!r}: use letters, digits and '_', not starting with a digit "
-            "(the name is usable in expressions)"
+            f"bad name {text[:80]!r}: use letters, digits and '_', not starting with a digit, "
+            "at most 64 characters (the name is usable in expressions)"
         )
     return text
 
@@ -96,9 +100,11 @@ def signal_name_problem(name: str) -> str | None:
 def _duration(value: Any) -> str:
     try:
         text = value if isinstance(value, str) else repr(value)
-        parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise rejected(str(exc)) from None
+    if not seconds <= MAX_DURATION_S:
+        raise rejected(f"duration {text[:40]!r} is too long: at most {MAX_DURATION_TEXT}")
     return text
 
 
@@ -137,6 +143,8 @@ def _positive_number(value: Any) -> float:
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if not is_number or not math.isfinite(value) or value <= 0:
         raise rejected(f"expected a number of seconds greater than zero, got {value!r}")
+    if value > MAX_DURATION_S:
+        raise rejected(f"at most {MAX_DURATION_S:.0f} seconds ({MAX_DURATION_TEXT}), got {value!r}")
     return value  # type: ignore[no-any-return]  # an int stays an int, so 5 is written as 5
 
 

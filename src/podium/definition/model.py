@@ -78,13 +78,19 @@ class Trigger(_Model):
         return seconds_of(self.jitter) or 0.0
 
 
+MAX_RETRIES = 100
+"""Retries of a step, of each kind: more would only hide a step that cannot succeed."""
+MAX_CONCURRENCY = 10_000
+"""The most instances, steps or iterations a definition may run at once (in line after that)."""
+
+
 class Retries(_Model):
     """Retry policy; user errors count against ``limit``, platform errors (a lost worker,
     a killed container) against ``platform_limit`` so an unlucky host does not eat the
     user's budget."""
 
-    limit: int = Field(default=0, ge=0)
-    platform_limit: int = Field(default=3, ge=0)
+    limit: int = Field(default=0, ge=0, le=MAX_RETRIES)
+    platform_limit: int = Field(default=3, ge=0, le=MAX_RETRIES)
     backoff: Literal["exponential", "fixed"] = "exponential"
     delay: Duration = "10s"
     max_delay: Duration = "10m"
@@ -109,7 +115,7 @@ class Foreach(_Model):
     cartesian product."""
 
     over: dict[str, JsonValue] = Field(min_length=1)
-    concurrency: int | None = Field(default=None, ge=1)
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     steps: list[Step] | None = Field(default=None, min_length=1)
     subworkflow: Subworkflow | None = None
 
@@ -169,8 +175,8 @@ class Workflow(_Model):
     tags: list[str] = Field(default_factory=list)
     trigger: Trigger | None = None
     run_strategy: RunStrategy = "parallel"
-    concurrency: int | None = Field(default=None, ge=1)
-    step_concurrency: int = Field(default=20, ge=1)
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    step_concurrency: int = Field(default=20, ge=1, le=MAX_CONCURRENCY)
     timeout: PositiveDuration | None = None
     params: dict[str, JsonValue] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)

@@ -1,0 +1,73 @@
+"""Numbers a request or a definition may carry are bounded at the door: a clear 400, never a
+500 with SQL in it, never a worker frozen by an infinite deadline. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import Podium
+
+HUGE = str(2**70)
+
+BAD_QUERIES = [
+    ("GET", f"/api/v1/workflows/flow/instances/{HUGE}", "instance_id"),
+    ("GET", "/api/v1/workflows/flow/instances/0", "instance_id"),
+    ("GET", "/api/v1/workflows/flow/instances?limit=-1", "limit"),
+    ("GET", "/api/v1/workflows/flow/instances?limit=100000000", "limit"),
+    ("GET", f"/api/v1/workflows/flow/instances?before={HUGE}", "before"),
+    ("GET", "/api/v1/workflows/flow/instances/1/steps/a/logs?offset=-1", "offset"),
+    ("GET", f"/api/v1/workflows/flow/instances/1/steps/a/logs?attempt={HUGE}", "attempt"),
+    ("GET", "/api/v1/workflows/flow/instances/1/timeline?after=-5", "after"),
+    ("GET", "/api/v1/workflows/flow/instances/1/timeline?limit=0", "limit"),
+    ("GET", f"/api/v1/workflows/flow/instances/1?iteration={HUGE}", "iteration"),
+    ("POST", f"/api/v1/workflows/flow/instances/{HUGE}/stop", "instance_id"),
+    ("POST", f"/api/v1/workflows/flow/instances/{HUGE}/restart", "instance_id"),
+    ("GET", "/api/v1/signals?limit=-1", "limit"),
+    ("GET", "/api/v1/workflows/flow/trigger-failures?limit=-1", "limit"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "name"), BAD_QUERIES)
+def test_an_out_of_range_number_is_a_400_naming_it(
+    podium: Podium, method: str, path: str, name: str
+) -> None:
+    podium.push("id: flow\nsteps:\n  - {id: a, type: noop}\n")
+    response = podium.client.request(method, path)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and name in error["message"]
+    for leak in ("SELECT", "sqlalchemy", "Traceback", "psycopg", "sqlite3"):
+        assert leak not in response.text
+
+
+def test_a_huge_instance_number_in_a_body_is_a_400(podium: Podium) -> None:
+    podium.push("id: flow\nsteps:\n  - {id: a, type: noop}\n")
+    breakpoint_body = {"step_id": "a", "instance_id": 2**70}
+    response = podium.client.post("/api/v1/workflows/flow/breakpoints", json=breakpoint_body)
+    assert response.status_code == 400, response.text
+    activate = podium.client.post("/api/v1/workflows/flow/activate", json={"version": 2**70})
+    assert activate.status_code == 400, activate.text
+
+
+@pytest.mark.parametrize(
+    ("yaml", "says"),
+    [
+        (
+            "id: w\nsteps:\n  - {id: a, type: sleep, seconds: 1, timeout: " + "9" * 310 + "s}\n",
+            "steps[0].timeout: duration '9999",
+        ),
+        ("id: w\nconcurrency: 18446744073709551616\nsteps:\n  - {id: a, type: noop}\n", "10000"),
+        ("id: w\nstep_concurrency: 10001\nsteps:\n  - {id: a, type: noop}\n", "10000"),
+        ("id: w\nsteps:\n  - {id: a, type: noop, retries: {limit: 1000000}}\n", "100"),
+        ("id: w\nsteps:\n  - {id: a, type: noop, retries: {delay: 1000d}}\n", "at most 366d"),
+        ("id: w\nsteps:\n  - {id: a, type: sleep, seconds: 1.0e+300}\n", "at most 31622400"),
+        ("id: w\nsteps:\n  - {id: " + "a" * 65 + ", type: noop}\n", "at most 64 characters"),
+    ],
+)
+def test_a_definition_with_an_unbounded_number_is_refused_at_push(
+    podium: Podium, yaml: str, says: str
+) -> None:
+    response = podium.client.post("/api/v1/workflows", json={"yaml": yaml})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_definition"
+    assert says in response.text
