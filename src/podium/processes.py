@@ -16,7 +16,7 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI
 
-from podium import credentials
+from podium import credentials, threads
 from podium.api.app import create_app
 from podium.api.context import AuthSettings
 from podium.config import Settings, podium_home
@@ -63,6 +63,7 @@ def run_server(
     if load:
         load_files(db, list(load), now=process_clock()())
     admin = local_admin(db, auth)
+    threads.stop_on_thread_death(lambda: os.kill(os.getpid(), signal.SIGTERM))
     worker = Worker(db, settings, clock=process_clock())
     worker.start()
     services = _background_services(db, settings, worker)
@@ -76,6 +77,7 @@ def run_server(
             service.stop()
         worker.stop()
         db.dispose()
+    _exit_if_a_thread_died()
 
 
 def run_api(*, db_url: str, host: str, port: int, on_ready: OnReady = lambda _url: None) -> None:
@@ -89,6 +91,7 @@ def run_api(*, db_url: str, host: str, port: int, on_ready: OnReady = lambda _ur
     auth = _auth_for(host)
     db, settings = open_database(db_url)
     admin = local_admin(db, auth)
+    threads.stop_on_thread_death(lambda: os.kill(os.getpid(), signal.SIGTERM))
     app = create_app(db, clock=process_clock(), auth=auth)
     ready = _announced(_logged(on_ready, settings.db_url), admin)
     try:
@@ -113,6 +116,7 @@ def run_worker(*, db_url: str, worker_id: str | None = None) -> None:
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
+    threads.stop_on_thread_death(done.set)
     worker.start()
     services = _background_services(db, settings, worker)
     try:
@@ -122,6 +126,13 @@ def run_worker(*, db_url: str, worker_id: str | None = None) -> None:
             service.stop()
         worker.stop()
         db.dispose()
+    _exit_if_a_thread_died()
+
+
+def _exit_if_a_thread_died() -> None:
+    """After a clean stop caused by a thread that died: exit with a status that says so."""
+    if threads.dead():
+        raise SystemExit(threads.EXIT_STATUS)
 
 
 def process_clock() -> Callable[[], float]:

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from podium import __version__
+from podium import __version__, threads
 from podium.api import (
     routes_assets,
     routes_breakpoints,
@@ -77,8 +77,13 @@ def create_app(
     add_docs_pages(app)
 
     @app.get("/api/v1/health", tags=["server"], openapi_extra={"x-podium-action": "public"})
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+    def health() -> JSONResponse:
+        """``ok``; 503 ``failing`` once a thread of this process died (it is stopping)."""
+        died = threads.dead()
+        if died:
+            failing = {"status": "failing", "version": __version__, "dead_threads": sorted(died)}
+            return JSONResponse(failing, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
 
     app.include_router(routes_workflows.router)
     app.include_router(routes_instances.router)

@@ -36,6 +36,10 @@ POLL_INTERVAL_S = 0.2
 """Only used for jobs whose pidfd could not be opened (old kernels, seccomp)."""
 
 
+MAX_WAIT_S = 60.0
+"""The longest the supervisor sleeps while it watches jobs with deadlines or pending kills."""
+
+
 @dataclass
 class _Watch:
     attempt_id: str
@@ -306,7 +310,9 @@ class Supervisor:
             for at in (item.kill_stragglers_at, item.kill_all_at):
                 if at is not None:
                     waits.append(at - mono)
-        return max(0.0, min(waits)) if waits else None
+        # Capped: a deadline far away (or one a clock jump made absurd) is looked at again
+        # later rather than handed to select(), which refuses what does not fit its clock.
+        return min(max(0.0, min(waits)), MAX_WAIT_S) if waits else None
 
     def _wake(self) -> None:
         with self._lock, contextlib.suppress(OSError):  # a full pipe already wakes the thread
