@@ -13,7 +13,9 @@ from typing import Any
 from podium.definition.model import Step, Workflow
 from podium.definition.params import declaration_problems, is_declaration
 from podium.definition.problems import Problem, did_you_mean
-from podium.expr import Reference, check, references
+from podium.expr import ExprError, Reference, check, literals, references
+from podium.expr.literals import language_of
+from podium.expr.resolve import parse_template
 
 RUN_NAMES = frozenset({"run", "signal"})
 
@@ -81,6 +83,7 @@ def _step_problems(
     if step.script is not None:
         location = f"{base}.script"
         problems += _checked(step.script, names, location, shell=True)
+        problems += [Problem(location, m) for m in _script_problems(step.script, step.type)]
         refs = references(step.script, shell=True)
         problems += _step_reference_problems(refs, step, location, upstream, outputs, shadowed)
     for index, wait in enumerate(step.wait_for):
@@ -104,6 +107,17 @@ def _step_problems(
             own_outputs=True,
         )
     return problems
+
+
+def _script_problems(script: str, step_type: str | None) -> list[str]:
+    """Expressions of a script standing where no quoting keeps a value text."""
+    try:
+        template = parse_template(script, True)
+    except ExprError:
+        return []  # reported with the expression's own problems
+    if template.is_literal:
+        return []
+    return literals.problems(language_of(step_type), template.pieces())
 
 
 def _checked(

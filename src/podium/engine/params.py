@@ -21,6 +21,7 @@ from podium.definition.params import (
 from podium.engine.plan import Plan
 from podium.errors import InvalidInput
 from podium.expr import Budgets, ExprError, Namespace, resolve
+from podium.expr.literals import language_of
 from podium.expr.resolve import parse_template
 
 
@@ -154,13 +155,16 @@ def condition_holds(condition: str, scope: Mapping[str, Any], budgets: Budgets) 
     return bool(value) and value not in ("false", "False", "0")
 
 
-def render_script(script: str, scope: Mapping[str, Any], budgets: Budgets) -> str:
-    """A script with its ``${ expr }`` parts filled in (bash's own ``${VAR}`` is left alone)."""
+def render_script(
+    script: str, scope: Mapping[str, Any], budgets: Budgets, step_type: str | None = "script"
+) -> str:
+    """A script with its ``${ expr }`` parts filled in as literals of its language (bash's own
+    ``${VAR}`` is left alone): a value never becomes code (:mod:`podium.expr.literals`)."""
     template = parse_template(script, True)
     if template.is_literal:
         return script
     try:
-        return template.render(scope, budgets)
+        return template.render_script(scope, language_of(step_type), budgets)
     except ExprError as exc:
         raise ExprError(f"script: {exc.message}", budget=exc.budget) from None
 
@@ -187,7 +191,7 @@ def dry_run_steps(
             own = resolve_step_params(step.params, scope, budgets)
             doc["params"] = {**run_params, **own}
             if step.script is not None:
-                doc["script"] = render_script(step.script, scope, budgets)
+                doc["script"] = render_script(step.script, scope, budgets, step.type)
         except ExprError as exc:
             doc["error"] = exc.message
         steps.append(doc)

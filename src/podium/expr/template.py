@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from podium.expr import literals
 from podium.expr.budgets import Budgets, Clock, Meter, current_budgets
 from podium.expr.errors import ExprError
 from podium.expr.interpreter import Interpreter
@@ -115,6 +116,12 @@ def _split(text: str, shell: bool, budgets: Budgets) -> list[str | _Expression]:
     return parts
 
 
+def _as_value(expression: _Expression, meter: Meter) -> Callable[[Interpreter], Any]:
+    tree = expression.parsed.tree
+    assert isinstance(tree, ast.Expression)
+    return lambda run: to_result(run.eval(tree.body), meter)
+
+
 def _as_text(expression: _Expression, meter: Meter) -> Callable[[Interpreter], str]:
     tree = expression.parsed.tree
     assert isinstance(tree, ast.Expression)
@@ -185,6 +192,41 @@ class Template:
     ) -> str:
         """Always text, even for a string that is one expression (what a script needs)."""
         return self._render(scope, Meter(budgets, clock))
+
+    def pieces(self) -> tuple[str, ...]:
+        """The literal text around the expressions: one piece more than expressions."""
+        found, current = [], ""
+        for part in self._parts:
+            if isinstance(part, _Expression):
+                found.append(current)
+                current = ""
+            else:
+                current += part
+        return (*found, current)
+
+    def render_script(
+        self,
+        scope: Mapping[str, Any],
+        language: str,
+        budgets: Budgets | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> str:
+        """The script with each value written as a literal of ``language`` where it stands
+        (see :mod:`podium.expr.literals`): a value never becomes code."""
+        meter = Meter(budgets, clock)
+        pieces = self.pieces()
+        where = literals.places(language, pieces)
+        out = [pieces[0]]
+        size = len(pieces[0])
+        expressions = [part for part in self._parts if isinstance(part, _Expression)]
+        for index, part in enumerate(expressions):
+            value = evaluate_guarded(part.parsed, scope, meter, _as_value(part, meter))
+            text = literals.render(value, to_text(value, meter), where[index])
+            size += len(text) + len(pieces[index + 1])
+            meter.check_chars(size, "a script")
+            out += [text, pieces[index + 1]]
+        return "".join(out)
 
     def _render(self, scope: Mapping[str, Any], meter: Meter) -> str:
         pieces: list[str] = []

@@ -36,5 +36,5 @@ def prepare(tx: Transaction, t: Tracked, step: StepPlan) -> tuple[dict[str, Any]
     own = params.resolve_step_params(step.params, names, tx.budgets)
     if "template" in step.job:
         return template_job(tx.conn, step.job["template"], own)
-    script = params.render_script(step.script or "", names, tx.budgets)
+    script = params.render_script(step.script or "", names, tx.budgets, step.type)
     return rules.step_params(row.params, own), script

@@ -1,0 +1,158 @@
+"""``${ }`` in a script is a literal of its language: whatever the value, real bash and real
+Python print it back exactly and run nothing else (decision 11)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from podium.definition import load_workflow
+from podium.engine.params import render_script
+from podium.errors import InvalidDefinition
+from podium.expr import Budgets, ExprError
+
+HOSTILE = [
+    "$(touch {canary})",
+    "`touch {canary}`",
+    "'; touch {canary}; '",
+    '"; touch {canary}; "',
+    "\\'; touch {canary} #",
+    "a b\tc",
+    "*",
+    "-n",
+    "",
+    "é ünïcode ✓",
+    "x\\",
+    "$HOME ${{HOME}} !!",
+    '""" + __import__("os").system("touch {canary}") + """',
+    "' + __import__('os').system('touch {canary}') + '",
+]
+
+BASH_SHAPES = [
+    "printf '%s' ${{ x }}",
+    "printf '%s' '${{ x }}'",
+    "printf '%s' \"${{ x }}\"",
+    "printf '%s' \"before ${{ x }} after\"",
+    "printf '%s' \"$(printf '%s' ${{ x }})\"",
+    "v=${{ x }}; printf '%s' \"$v\"",
+]
+BASH_EXPECTED = [
+    "{v}",
+    "{v}",
+    "{v}",
+    "before {v} after",
+    "{v}",
+    "{v}",
+]
+PYTHON_SHAPES = [
+    "import sys; sys.stdout.write(${{ x }})",
+    'import sys; sys.stdout.write("${{ x }}")',
+    "import sys; sys.stdout.write('<${{ x }}>')",
+    'import sys; sys.stdout.write("""${{ x }}""")',
+    "import sys\nv = ${{ x }}  # ${{ x }}\nsys.stdout.write(v)",
+]
+PYTHON_EXPECTED = ["{v}", "{v}", "<{v}>", "{v}", "{v}"]
+
+
+def run(language: str, script: str, cwd: Path) -> str:
+    command = ["bash", "-c", script] if language == "bash" else [sys.executable, "-c", script]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode("utf-8", errors="surrogateescape")
+
+
+def rendered(shape: str, value: object, step_type: str) -> str:
+    return render_script(shape.format(), {"x": value}, Budgets(), step_type)
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+@pytest.mark.parametrize(("shape", "expected"), list(zip(BASH_SHAPES, BASH_EXPECTED, strict=True)))
+def test_bash_prints_a_hostile_value_back_and_runs_nothing(
+    tmp_path: Path, template: str, shape: str, expected: str
+) -> None:
+    canary = tmp_path / "pwned"
+    value = template.format(canary=canary)
+    out = run("bash", rendered(shape, value, "script"), tmp_path)
+    assert out == expected.format(v=value)
+    assert not canary.exists()
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+@pytest.mark.parametrize(
+    ("shape", "expected"), list(zip(PYTHON_SHAPES, PYTHON_EXPECTED, strict=True))
+)
+def test_python_prints_a_hostile_value_back_and_runs_nothing(
+    tmp_path: Path, template: str, shape: str, expected: str
+) -> None:
+    canary = tmp_path / "pwned"
+    value = template.format(canary=canary)
+    out = run("python", rendered(shape, value, "python"), tmp_path)
+    assert out == expected.format(v=value)
+    assert not canary.exists()
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=_TEXT)
+def test_any_text_survives_bash_quoting(
+    tmp_path_factory: pytest.TempPathFactory, value: str
+) -> None:
+    directory = tmp_path_factory.mktemp("bash")
+    for shape, expected in zip(BASH_SHAPES, BASH_EXPECTED, strict=True):
+        out = run("bash", rendered(shape, value, "script"), directory)
+        # $( ) drops trailing line breaks: bash's own rule, not the quoting's.
+        shown = value.rstrip("\n") if "$(" in shape else value
+        assert out == expected.format(v=shown)
+    assert list(directory.iterdir()) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=_TEXT)
+def test_any_text_survives_python_quoting(
+    tmp_path_factory: pytest.TempPathFactory, value: str
+) -> None:
+    directory = tmp_path_factory.mktemp("python")
+    for shape, expected in zip(PYTHON_SHAPES, PYTHON_EXPECTED, strict=True):
+        out = run("python", rendered(shape, value, "python"), directory)
+        assert out == expected.format(v=value)
+    assert list(directory.iterdir()) == []
+
+
+def test_values_of_every_type_are_python_literals(tmp_path: Path) -> None:
+    value = {"n": 3, "f": 1.5, "inf": float("inf"), "ok": True, "none": None, "l": [1, "a"]}
+    script = "import sys\nv = ${ x }\nsys.stdout.write(repr(v))"
+    out = run("python", render_script(script, {"x": value}, Budgets(), "python"), tmp_path)
+    assert out == repr(value)
+
+
+def test_a_heredoc_takes_a_line_but_not_a_line_break(tmp_path: Path) -> None:
+    script = "cat <<EOF\nvalue: ${ x }\nEOF"
+    canary = tmp_path / "pwned"
+    value = f"$(touch {canary}) `id`"
+    assert run("bash", render_script(script, {"x": value}, Budgets()), tmp_path) == (
+        f"value: {value}\n"
+    )
+    assert not canary.exists()
+    with pytest.raises(ExprError, match="line break cannot be put in a heredoc"):
+        render_script(script, {"x": "a\nEOF\ntouch x"}, Budgets())
+
+
+@pytest.mark.parametrize(
+    ("step", "says"),
+    [
+        ("{id: a, type: script, script: 'echo `echo ${ d }`'}", "inside backticks"),
+        ("{id: a, type: python, script: 'print(f\"{1} ${ d }\")'}", "inside an f-string"),
+        ("{id: a, type: python, script: 'print(r\"${ d }\")'}", "a raw string"),
+    ],
+)
+def test_a_place_no_quoting_can_keep_safe_is_refused_at_push(step: str, says: str) -> None:
+    with pytest.raises(InvalidDefinition) as caught:
+        load_workflow(f"id: w\nparams: {{d: 1}}\nsteps:\n  - {step}\n")
+    assert says in str(caught.value) and "steps[0].script" in str(caught.value)
