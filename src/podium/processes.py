@@ -23,9 +23,10 @@ from podium.config import Settings, podium_home
 from podium.control import principals
 from podium.control.workflows import load_files, os_user
 from podium.definition.fields import principal_name_problem
-from podium.errors import InvalidInput, Unauthenticated
+from podium.errors import InvalidInput, PodiumError, Unauthenticated
 from podium.events.publisher import start_publisher
 from podium.logs import configure_logging
+from podium.store import Unreachable
 from podium.store.database import Database
 from podium.store.migrate import upgrade
 from podium.triggers.scheduler import Scheduler
@@ -34,14 +35,62 @@ from podium.worker.loop import Worker
 log = logging.getLogger("podium")
 
 
+DB_WAIT_ENV = "PODIUM_DB_WAIT_SECONDS"
+DB_WAIT_S = 120.0
+"""How long a starting process waits for a database that does not answer yet (restarting)."""
+
+
 def open_database(db_url: str | None, *, engine: bool = False) -> tuple[Database, Settings]:
-    """The database at its current schema; ``engine`` also claims SQLite's single engine."""
+    """The database at its current schema; ``engine`` also claims SQLite's single engine.
+
+    A database that does not answer (PostgreSQL restarting, not up yet) is waited for with
+    back-off for up to ``PODIUM_DB_WAIT_SECONDS`` (120), saying what it waits for."""
     settings = Settings.from_env(db_url)
     db = Database(settings.db_url)
     if engine:
         db.lock_single_engine()
-    upgrade(db)
+    _upgrade_when_up(db, settings.db_url)
     return db, settings
+
+
+def _upgrade_when_up(db: Database, db_url: str) -> None:
+    wait_s = _wait_seconds()
+    deadline = time.monotonic() + wait_s
+    delay = 0.5
+    while True:
+        try:
+            upgrade(db)
+            return
+        except Unreachable as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            if time.monotonic() >= deadline:
+                raise DatabaseUnreachable(
+                    f"the database at {_redact(db_url)} did not answer for {wait_s:g} s "
+                    f"({reason}); start it, or wait longer with {DB_WAIT_ENV}"
+                ) from None
+            log.warning(
+                f"waiting for the database at {_redact(db_url)} ({reason}); "
+                f"trying again in {delay:.1f} s",
+                extra={"event": "db.wait", "retry_in_s": delay},
+            )
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 10.0)
+
+
+class DatabaseUnreachable(PodiumError):
+    code = "database_unreachable"
+    http_status = 503
+
+
+def _wait_seconds() -> float:
+    raw = os.environ.get(DB_WAIT_ENV, "")
+    try:
+        value = float(raw) if raw else DB_WAIT_S
+    except ValueError:
+        raise InvalidInput(f"{DB_WAIT_ENV} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value <= 86400:
+        raise InvalidInput(f"{DB_WAIT_ENV} must be between 0 and 86400 seconds, not {raw!r}")
+    return value
 
 
 # Told the URL a server answers at once it listens (the CLI prints its ready line).

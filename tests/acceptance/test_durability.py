@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -293,3 +296,91 @@ def test_a_secret_stays_hidden_when_the_engine_dies_while_its_job_runs(tmp_path:
     ]
     assert held == [], held
     client.close()
+
+
+def _forward(listener: socket.socket, target: tuple[str, int], stop: threading.Event) -> None:
+    """A TCP forwarder to PostgreSQL: the database "comes back" when it starts accepting."""
+
+    def pipe(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        for end in (a, b):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    opened: list[socket.socket] = []
+    pipes: list[threading.Thread] = []
+    listener.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            client, _ = listener.accept()
+        except TimeoutError:
+            continue
+        server = socket.create_connection(target)
+        opened += [client, server]
+        for a, b in ((client, server), (server, client)):
+            pipes.append(threading.Thread(target=pipe, args=(a, b), daemon=True))
+            pipes[-1].start()
+    for end in opened:
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)
+    for thread in pipes:
+        thread.join(timeout=5)
+    for end in opened:
+        end.close()
+
+
+def test_a_worker_started_while_postgresql_is_down_waits_for_it(tmp_path: Path) -> None:
+    port = free_port()
+    with fresh_pg_url() as real_url:
+        url = real_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
+        assert url != real_url, "the test expects PostgreSQL on 127.0.0.1:5432"
+        log = tmp_path / "worker.log"
+        with podium_process(["worker", "--db", url], tmp_path / "w", log) as worker:
+            deadline = time.monotonic() + 20
+            while "waiting for the database" not in log.read_text(errors="replace"):
+                assert worker.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            stop = threading.Event()
+            listener = socket.create_server(("127.0.0.1", port))
+            thread = threading.Thread(
+                target=_forward, args=(listener, ("127.0.0.1", 5432), stop), daemon=True
+            )
+            thread.start()
+            try:
+                engine = sa.create_engine(real_url)
+                try:
+                    deadline = time.monotonic() + 30
+                    while True:
+                        with engine.connect() as conn:
+                            started = conn.execute(sa.text("SELECT count(*) FROM workers")).scalar()
+                        if started:
+                            break
+                        assert worker.poll() is None, log.read_text()
+                        assert time.monotonic() < deadline, log.read_text()
+                        time.sleep(0.2)
+                finally:
+                    engine.dispose()
+                assert worker.poll() is None
+                assert "Traceback" not in log.read_text()
+            finally:
+                stop.set()
+                thread.join()
+                listener.close()
+
+
+def test_a_worker_gives_up_on_a_database_that_never_answers_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    log = tmp_path / "worker.log"
+    with podium_process(
+        ["worker", "--db", url], tmp_path / "w", log, PODIUM_DB_WAIT_SECONDS="2"
+    ) as worker:
+        assert worker.wait(timeout=30) == 1
+    text = log.read_text()
+    assert "waiting for the database" in text
+    assert "did not answer for 2 s" in text and "PODIUM_DB_WAIT_SECONDS" in text
+    assert "Traceback" not in text

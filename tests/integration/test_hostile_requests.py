@@ -71,3 +71,39 @@ def test_a_definition_with_an_unbounded_number_is_refused_at_push(
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_definition"
     assert says in response.text
+
+
+def test_a_cartesian_foreach_past_the_budget_fails_at_once_as_a_user_error(
+    podium: Podium,
+) -> None:
+    podium.push(
+        "id: cartesian\nsteps:\n  - id: fan\n    foreach:\n"
+        "      over: {a: '${ range(4000) }', b: '${ range(2500) }'}\n"
+        "      steps:\n        - {id: each, type: noop}\n"
+    )
+    doc = podium.wait("cartesian", podium.run("cartesian"), timeout_s=30)
+    assert doc["status"] == "FAILED", doc
+    error = podium.steps(doc)["fan"]["error"]
+    assert error["kind"] == "user"
+    assert "4,000 x 2,500 items make 10,000,000 iterations, more than 100,000" in error["message"]
+    assert podium.steps(doc)["fan"].get("iterations", {}).get("launched", 0) == 0
+
+
+def test_params_too_big_for_a_jobs_environment_are_a_user_error_not_retried(
+    podium: Podium,
+) -> None:
+    podium.push(
+        "id: big\nparams:\n  blob: {type: str}\nsteps:\n"
+        "  - id: use\n    type: script\n    retries: {limit: 3, delay: 1s}\n"
+        "    params: {huge: \"${ 'x' * 200000 }\"}\n    script: 'true'\n"
+    )
+    refused = podium.client.post(
+        "/api/v1/workflows/big/instances", json={"params": {"blob": "y" * 200_000}}
+    )
+    assert refused.status_code == 400, refused.text
+    assert "param 'blob' is 195 KiB, more than the 128 KiB" in refused.json()["error"]["message"]
+    doc = podium.wait("big", podium.run("big", {"blob": "small"}), timeout_s=30)
+    assert doc["status"] == "FAILED", doc
+    step = podium.steps(doc)["use"]
+    assert step["error"]["kind"] == "user" and step["attempts"] == 1
+    assert "param 'huge' is 195 KiB" in step["error"]["message"]

@@ -7,6 +7,7 @@ both, all with the same code.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -85,9 +86,39 @@ def resolve_run_params(
             resolved[name] = resolve(value, scope, budgets)
         except ExprError as exc:
             problems.append(f"params.{name}{exc.details.get('path', '')}: {exc.message}")
+    too_big = env_problem(resolved) if not problems else None
+    if too_big:
+        problems.append(too_big)
     if problems:
         raise _invalid("the run's params are not valid: ", problems)
     return resolved
+
+
+MAX_ENV_VALUE_BYTES = 128 * 1024 - 1
+"""The longest ``NAME=value`` one environment variable may be on Linux (MAX_ARG_STRLEN)."""
+MAX_ENV_BYTES = 1024 * 1024
+"""All of a job's params as environment variables: half of what exec() takes, at most."""
+
+
+def env_problem(values: Mapping[str, Any]) -> str | None:
+    """Why these params cannot all be handed to a job as ``PODIUM_PARAM_*`` variables, or
+    None: exec() would refuse them (E2BIG) on every attempt."""
+    total = 0
+    for name, value in values.items():
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        size = len(f"PODIUM_PARAM_{name.upper()}=".encode()) + len(text.encode())
+        if size > MAX_ENV_VALUE_BYTES:
+            return (
+                f"param {name!r} is {size >> 10} KiB, more than the 128 KiB an environment "
+                "variable may hold: pass a path or a key to the data instead of the data"
+            )
+        total += size
+    if total > MAX_ENV_BYTES:
+        return (
+            f"the params are {total >> 10} KiB together, more than the 1024 KiB a job's "
+            "environment may hold: pass paths or keys to the data instead of the data"
+        )
+    return None
 
 
 def check_overrides(defined: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:

@@ -14,5 +14,7 @@ DatabaseError = sa.exc.SQLAlchemyError
 """Any failure of the database layer (a deadlock victim, a lost connection, a bad query)."""
 DriverError = sa.exc.DBAPIError
 """A failure the database driver reported (the server down, a connection lost)."""
+Unreachable = sa.exc.OperationalError
+"""The database does not answer (down, restarting, refusing connections)."""
 
-__all__ = ["Connection", "DatabaseError", "DriverError", "Row"]
+__all__ = ["Connection", "DatabaseError", "DriverError", "Row", "Unreachable"]

@@ -60,6 +60,19 @@ def begin_foreach(tx: Transaction, t: Tracked, step: StepPlan) -> None:
         cascade.inputs_failed(tx, t, step, 1, exc)
         return
     total = math.prod(len(items) for items in over.values())
+    if total > tx.budgets.collection_size:
+        sizes = " x ".join(f"{len(items):,}" for items in over.values())
+        cascade.inputs_failed(
+            tx,
+            t,
+            step,
+            1,
+            ExprError(
+                f"foreach.over: {sizes} items make {total:,} iterations, more than "
+                f"{tx.budgets.collection_size:,} (PODIUM_EXPR_COLLECTION_SIZE)"
+            ),
+        )
+        return
     shown_own, shown_over, sealed = tx.seal_loop(t, own, over)
     store_loops.begin_foreach(
         tx.conn,

@@ -6,7 +6,7 @@ from typing import Any
 
 from podium.engine import params, rules
 from podium.engine.plan import StepPlan
-from podium.expr import Namespace
+from podium.expr import ExprError, Namespace
 from podium.job_templates.registry import template_job
 from podium.store import steps as store_steps
 from podium.worker import foreach, subworkflow
@@ -37,4 +37,8 @@ def prepare(tx: Transaction, t: Tracked, step: StepPlan) -> tuple[dict[str, Any]
     if "template" in step.job:
         return template_job(tx.conn, step.job["template"], own)
     script = params.render_script(step.script or "", names, tx.budgets, step.type)
-    return rules.step_params(row.params, own), script
+    resolved = rules.step_params(row.params, own)
+    too_big = params.env_problem(resolved)
+    if too_big:
+        raise ExprError(too_big)
+    return resolved, script
