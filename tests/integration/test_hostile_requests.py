@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 import pytest
 
 from tests.support import Podium
@@ -107,3 +110,22 @@ def test_params_too_big_for_a_jobs_environment_are_a_user_error_not_retried(
     step = podium.steps(doc)["use"]
     assert step["error"]["kind"] == "user" and step["attempts"] == 1
     assert "param 'huge' is 195 KiB" in step["error"]["message"]
+
+
+def test_the_database_file_and_an_attempts_files_are_private(
+    podium: Podium, db_url: str, tmp_path: Path
+) -> None:
+    podium.push("id: modes\nsteps:\n  - {id: a, type: script, script: 'echo hi'}\n")
+    doc = podium.wait("modes", podium.run("modes"))
+    assert doc["status"] == "SUCCEEDED", doc
+    (attempt,) = (tmp_path / "data" / "attempts" / "modes" / "1" / "a").iterdir()
+    assert stat.S_IMODE(attempt.stat().st_mode) in (0o700, 0o711)
+    for name in ("log", "script"):
+        assert stat.S_IMODE((attempt / name).stat().st_mode) & 0o007 == 0, name
+    for name in ("work", "artifacts", "io"):
+        assert stat.S_IMODE((attempt / name).stat().st_mode) == 0o700, name
+    if db_url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            path = tmp_path / f"podium.db{suffix}"
+            if path.exists():
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,11 +27,40 @@ _port_option = click.option(
 )
 
 
+def _db_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--db``, else ``PODIUM_DB_URL``; a password written on the command line is visible to
+    every process of the machine (``ps``), jobs included: say so."""
+    source = ctx.get_parameter_source(param.name or "db_url")
+    if value and source is click.core.ParameterSource.COMMANDLINE and _has_password(value):
+        click.echo(
+            "podium: warning: the database password is on the command line, where `ps` shows "
+            "it to every process of this machine (jobs included): set PODIUM_DB_URL instead",
+            err=True,
+        )
+    return value
+
+
+def _has_password(url: str) -> bool:
+    credentials = url.partition("://")[2].partition("@")
+    return bool(credentials[1]) and ":" in credentials[0]
+
+
+def _db_option(*, required: bool, help: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        envvar="PODIUM_DB_URL",
+        show_envvar=True,
+        required=required,
+        callback=_db_url,
+        help=help,
+    )
+
+
 @click.command()
-@click.option(
-    "--db",
-    "db_url",
-    metavar="URL",
+@_db_option(
+    required=False,
     help="Database URL; default an SQLite file under PODIUM_HOME (~/.podium). "
     "Use postgresql://… in production.",
 )
@@ -51,7 +81,7 @@ def server(db_url: str | None, host: str, port: int, load: tuple[Path, ...]) -> 
 
 
 @click.command()
-@click.option("--db", "db_url", metavar="URL", required=True, help="The shared database URL.")
+@_db_option(required=True, help="The shared database URL.")
 @_host_option
 @_port_option
 def api(db_url: str, host: str, port: int) -> None:
@@ -65,7 +95,7 @@ def api(db_url: str, host: str, port: int) -> None:
 
 
 @click.command()
-@click.option("--db", "db_url", metavar="URL", required=True, help="The shared database URL.")
+@_db_option(required=True, help="The shared database URL.")
 @click.option(
     "--worker-id", metavar="ID", help="A stable name for this worker (default: generated)."
 )

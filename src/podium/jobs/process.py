@@ -110,13 +110,13 @@ def _write_attempt_files(spec: JobSpec, params_json: str, target: RunAs | None) 
     """
     attempt_dir = spec.attempt_dir
     owner = None if target is None else (target.uid, target.gid)
-    if target is not None:
-        os.chmod(attempt_dir, 0o711)
-    os.mkdir(attempt_dir / WORK_DIR)
-    os.mkdir(attempt_dir / ARTIFACTS_DIR)
+    # Nobody else lists or reads an attempt: the job's user only passes through to its own.
+    os.chmod(attempt_dir, 0o700 if target is None else 0o711)
+    os.mkdir(attempt_dir / WORK_DIR, 0o700)
+    os.mkdir(attempt_dir / ARTIFACTS_DIR, 0o700)
     os.mkdir(attempt_dir / IO_DIR, 0o700)
     readable = None if target is None else (-1, target.gid)
-    shared_mode = 0o644 if target is None else 0o640
+    shared_mode = 0o600 if target is None else 0o640
     if spec.config:
         config_json = json.dumps(dict(spec.config))
         _write_file(attempt_dir / JOB_CONFIG_FILE, config_json, shared_mode, readable)
@@ -278,7 +278,7 @@ def _spawn_shim(attempt_dir: Path, command: list[str], env: Mapping[str, str]) -
         env,
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, str(attempt_dir / LOG_FILE), log_flags, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, str(attempt_dir / LOG_FILE), log_flags, 0o600),
             (os.POSIX_SPAWN_DUP2, 1, 2),
         ],
         setsid=True,

@@ -108,10 +108,20 @@ class Database:
             self._lock_fd = None
 
 
+def _create_private(path: Path) -> None:
+    """A new database file is its owner's alone (0600, in a 0700 directory when that is new):
+    it holds every param, output and log line. SQLite gives its -wal and -shm files the same
+    mode. An existing file keeps the mode its operator chose."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+
+
 def _sqlite_engine(url: str, *, begin: str) -> sa.Engine:
     path = sa.make_url(url).database
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(path))
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
