@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from podium import credentials, threads
 from podium.api.app import create_app
 from podium.api.context import AuthSettings
+from podium.api.origin import allowed_hosts_for
 from podium.config import Settings, podium_home
 from podium.control import principals
 from podium.control.workflows import load_files, os_user
@@ -116,7 +117,14 @@ def run_server(
     worker = Worker(db, settings, clock=process_clock())
     worker.start()
     services = _background_services(db, settings, worker)
-    app = create_app(db, on_work=worker.notify, clock=worker.clock, plans=worker.plans, auth=auth)
+    app = create_app(
+        db,
+        on_work=worker.notify,
+        clock=worker.clock,
+        plans=worker.plans,
+        auth=auth,
+        hosts=allowed_hosts_for(host),
+    )
     ready = _announced(_logged(on_ready, settings.db_url), admin)
     try:
         _serve(app, host, port, on_ready=ready)
@@ -141,7 +149,7 @@ def run_api(*, db_url: str, host: str, port: int, on_ready: OnReady = lambda _ur
     db, settings = open_database(db_url)
     admin = local_admin(db, auth)
     threads.stop_on_thread_death(lambda: os.kill(os.getpid(), signal.SIGTERM))
-    app = create_app(db, clock=process_clock(), auth=auth)
+    app = create_app(db, clock=process_clock(), auth=auth, hosts=allowed_hosts_for(host))
     ready = _announced(_logged(on_ready, settings.db_url), admin)
     try:
         _serve(app, host, port, on_ready=ready)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -34,6 +34,7 @@ from podium.api import (
 from podium.api.context import Authenticator, AuthSettings
 from podium.api.docs_pages import add_docs_pages
 from podium.api.limits import add_body_limit
+from podium.api.origin import SameOrigin
 from podium.control.keys import MasterKeys
 from podium.control.plans import PlanCache, PlanOf
 from podium.control.services import Services
@@ -51,10 +52,12 @@ def create_app(
     plans: PlanOf | None = None,
     auth: AuthSettings | None = None,
     master_keys: MasterKeys | None = None,
+    hosts: Iterable[str] | None = None,
 ) -> FastAPI:
     """The API over ``db``; ``on_work`` wakes an engine in the same process, if any, and
     ``plans`` is that engine's plan cache, shared. ``auth`` defaults to the environment's
-    (``PODIUM_AUTH``, ``PODIUM_OIDC_*``): tokens required. ``master_keys`` seal assets and secret params; by
+    (``PODIUM_AUTH``, ``PODIUM_OIDC_*``): tokens required. ``hosts`` are the names a request's Host may carry (None: any;
+    see :mod:`podium.api.origin`). ``master_keys`` seal assets and secret params; by
     default those of the environment (``PODIUM_MASTER_KEY``…), loaded when first needed."""
     app = FastAPI(
         title="Podium",
@@ -70,6 +73,7 @@ def create_app(
     app.state.authenticator = Authenticator(auth or AuthSettings.from_env())
     app.state.master_keys = keys
     add_body_limit(app)
+    app.add_middleware(SameOrigin, hosts=hosts)
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

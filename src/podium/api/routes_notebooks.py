@@ -66,10 +66,24 @@ def executed_notebook(
         if format == "ipynb":
             headers = {"Content-Disposition": f'attachment; filename="{name}"'}
             return Response(text, media_type="application/x-ipynb+json", headers=headers)
-        return HTMLResponse(notebook_html(text))
+        return _sandboxed(notebook_html(text))
     if format == "ipynb":
         return FileResponse(path, media_type="application/x-ipynb+json", filename=name)
-    return HTMLResponse(notebook_html(_read_notebook(path)))
+    return _sandboxed(notebook_html(_read_notebook(path)))
+
+
+NOTEBOOK_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline' data:; img-src data:; "
+    "font-src data:; form-action 'none'; frame-ancestors 'self'"
+)
+"""A notebook's HTML is the job's output: no script of it runs, on the API's origin or any."""
+
+
+def _sandboxed(html: str) -> HTMLResponse:
+    return HTMLResponse(
+        html,
+        headers={"Content-Security-Policy": NOTEBOOK_CSP, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 MAX_NOTEBOOK_BYTES = 64 << 20
