@@ -130,6 +130,7 @@ def test_params_in_outputs_out_env_and_limits(
     host = client.api.inspect_container(name)["HostConfig"]
     assert host["NanoCpus"] == 500_000_000
     assert host["Memory"] == 64 * 1024 * 1024
+    assert host["PidsLimit"] == 1024  # always, so a fork bomb stops in its container
     job_exit = ended.wait()
     assert job_exit.error is None, job_exit
     assert job_exit.outputs == {"rows": 3}
@@ -338,3 +339,27 @@ def test_read_only_and_network_are_validated() -> None:
     for body, message in bad.items():
         with pytest.raises(PodiumError, match=message):
             load_workflow(_one_step(body))
+
+
+def test_the_operators_limits_apply_to_a_step_that_names_none(
+    tmp_path: Path,
+    image: str,
+    supervisor: Supervisor,
+    client: docker.DockerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PODIUM_CONTAINER_PIDS", "64")
+    monkeypatch.setenv("PODIUM_CONTAINER_CPU", "0.25")
+    monkeypatch.setenv("PODIUM_CONTAINER_MEMORY", "32m")
+    config = {"image": image, "command": ["sh", "-c", "sleep 3"]}
+    spec = spec_of(tmp_path, "container", config)
+    ended = start(supervisor, spec)
+    name = container_name(spec.attempt_id)
+    wait_for(lambda: name in podium_containers(client))
+    host = client.api.inspect_container(name)["HostConfig"]
+    assert (host["PidsLimit"], host["NanoCpus"], host["Memory"]) == (64, 250_000_000, 32 << 20)
+    assert ended.wait().error is None
+    monkeypatch.setenv("PODIUM_CONTAINER_PIDS", "lots")
+    refused = spec_of(tmp_path / "again", "container", config)
+    with pytest.raises(LaunchFailed, match="PODIUM_CONTAINER_PIDS must be a whole number"):
+        launch(refused)

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -115,13 +116,64 @@ def runner_command(spec: JobSpec, run_as: RunAs | None = None) -> list[str]:
     docker_host = os.environ.get("DOCKER_HOST")
     hardening(spec.step_type, spec.config)
     check_docker(docker_host, image_of(spec.step_type, spec.config))
+    limits = operator_limits()
     command = [sys.executable, "-m", "podium.jobs.container", str(spec.attempt_dir)]
     command += ["--type", spec.step_type, "--name", container_name(spec.attempt_id)]
+    command += ["--pids", str(limits.pids)]
+    if limits.cpu is not None:
+        command += ["--default-cpu", repr(limits.cpu)]
+    if limits.memory is not None:
+        command += ["--default-memory", str(limits.memory)]
     if run_as is not None:
         command += ["--user", f"{run_as.uid}:{run_as.gid}"]
         if run_as.groups:
             command += ["--group-add", ",".join(str(g) for g in run_as.groups)]
     return command + (["--docker-host", docker_host] if docker_host else [])
+
+
+PIDS_ENV = "PODIUM_CONTAINER_PIDS"
+CPU_ENV = "PODIUM_CONTAINER_CPU"
+MEMORY_ENV = "PODIUM_CONTAINER_MEMORY"
+DEFAULT_PIDS = 1024
+"""Processes a container may have at once unless the operator says otherwise: a fork bomb in a
+job stops there instead of taking the worker's machine."""
+MAX_PIDS = 1_000_000
+
+
+@dataclass(frozen=True)
+class OperatorLimits:
+    """What every container job gets from the worker's operator: a pids limit, and the cpu and
+    memory of a step that names none (``resources:`` in the step wins)."""
+
+    pids: int = DEFAULT_PIDS
+    cpu: float | None = None
+    memory: int | None = None
+
+
+def operator_limits(environ: Mapping[str, str] | None = None) -> OperatorLimits:
+    env = os.environ if environ is None else environ
+    raw_pids = env.get(PIDS_ENV, "").strip()
+    try:
+        pids = int(raw_pids) if raw_pids else DEFAULT_PIDS
+    except ValueError:
+        pids = 0
+    if not 1 <= pids <= MAX_PIDS:
+        raise LaunchFailed(
+            f"{PIDS_ENV} must be a whole number from 1 to {MAX_PIDS}, not {raw_pids!r}"
+        )
+    cpu = memory = None
+    raw_cpu = env.get(CPU_ENV, "").strip()
+    raw_memory = env.get(MEMORY_ENV, "").strip()
+    try:
+        resources = Resources.model_validate(
+            {"cpu": float(raw_cpu) if raw_cpu else None, "memory": raw_memory or None}
+        )
+    except (ValueError, TypeError) as exc:
+        raise LaunchFailed(f"{CPU_ENV} or {MEMORY_ENV} is not valid: {exc}") from None
+    if resources.nano_cpus is not None:
+        cpu = resources.nano_cpus / 1e9
+    memory = resources.memory_bytes
+    return OperatorLimits(pids, cpu, memory)
 
 
 def image_of(step_type: str, config: Mapping[str, Any]) -> str:
@@ -300,9 +352,11 @@ def create_options(
     job_env: Mapping[str, str],
     user: str | None = None,
     group_add: Sequence[str] = (),
+    limits: OperatorLimits | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of ``containers.create`` for this attempt; ``user`` is ``UID:GID``
-    (None: this process's own)."""
+    (None: this process's own); ``limits`` the operator's (a pids limit always)."""
+    limits = limits or OperatorLimits()
     resources = Resources.model_validate(config.get("resources") or {})
     library = Path(podium.__file__).resolve().parent
     read_only, network = hardening(step_type, config)
@@ -330,11 +384,16 @@ def create_options(
         options["tmpfs"] = {"/tmp": TMPFS_OPTIONS}
     if network != "bridge":
         options["network_mode"] = network
-    if resources.nano_cpus is not None:
-        options["nano_cpus"] = resources.nano_cpus
-    if resources.memory_bytes is not None:
-        options["mem_limit"] = resources.memory_bytes
-        options["memswap_limit"] = resources.memory_bytes  # no swap beyond the limit
+    options["pids_limit"] = limits.pids
+    nano_cpus = resources.nano_cpus
+    if nano_cpus is None and limits.cpu is not None:
+        nano_cpus = int(limits.cpu * 1e9)
+    memory = resources.memory_bytes if resources.memory_bytes is not None else limits.memory
+    if nano_cpus is not None:
+        options["nano_cpus"] = nano_cpus
+    if memory is not None:
+        options["mem_limit"] = memory
+        options["memswap_limit"] = memory  # no swap beyond the limit
     return options
 
 
@@ -345,13 +404,16 @@ def run(
     docker_host: str | None,
     user: str | None = None,
     group_add: Sequence[str] = (),
+    limits: OperatorLimits | None = None,
 ) -> int:
     """Run (or re-attach to) the attempt's container; its exit status is the runner's."""
     config = _read_config(attempt_dir)
     client = _client(docker_host)
     record = {"name": name, "docker_host": docker_host}
     _write_atomically(attempt_dir / CONTAINER_FILE, json.dumps(record))
-    options = create_options(attempt_dir, step_type, config, dict(os.environ), user, group_add)
+    options = create_options(
+        attempt_dir, step_type, config, dict(os.environ), user, group_add, limits
+    )
     try:
         container, since = _attach_or_start(client, name, options)
         _stream_logs(container, since)
@@ -439,12 +501,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--docker-host", default=None)
     parser.add_argument("--user", default=None, help="UID:GID the container runs as")
     parser.add_argument("--group-add", default="", help="supplementary gids, comma-separated")
+    parser.add_argument("--pids", type=int, default=DEFAULT_PIDS, help="the container's pids limit")
+    parser.add_argument("--default-cpu", type=float, default=None, help="cores, if none given")
+    parser.add_argument("--default-memory", type=int, default=None, help="bytes, if none given")
     args = parser.parse_args(argv)
     groups = [g for g in args.group_add.split(",") if g]
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _on_signal)
     try:
-        return run(args.attempt_dir, args.step_type, args.name, args.docker_host, args.user, groups)
+        limits = OperatorLimits(args.pids, args.default_cpu, args.default_memory)
+        return run(
+            args.attempt_dir,
+            args.step_type,
+            args.name,
+            args.docker_host,
+            args.user,
+            groups,
+            limits,
+        )
     except Stopped as stop:  # before the container existed, or while removing it
         with contextlib.suppress(docker.errors.DockerException):
             _remove(_client(args.docker_host), args.name)
