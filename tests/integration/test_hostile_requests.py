@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,60 @@ def test_the_database_file_and_an_attempts_files_are_private(
             path = tmp_path / f"podium.db{suffix}"
             if path.exists():
                 assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+POISONED = {
+    "endless": "id: endless\nsteps:\n  - {id: a, type: sleep, seconds: 1, timeout: "
+    + "9" * 310
+    + "s}\n",
+    "crowd": "id: crowd\nconcurrency: 18446744073709551616\nsteps:\n  - {id: a, type: noop}\n",
+    "deep": "id: deep\nsteps: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "huge": "id: huge\nsteps:\n"
+    + "".join(f"  - {{id: s{i}, type: noop}}\n" for i in range(40_000)),
+}
+
+
+def test_poisoned_workflows_next_to_a_healthy_one_leave_it_on_time(
+    podium: Podium, tmp_path: Path
+) -> None:
+    """The worst of each kind, pushed and run beside a healthy workflow that still succeeds."""
+    canary = tmp_path / "pwned"
+    podium.push(
+        "id: healthy\nsteps:\n"
+        + "".join(
+            f"  - {{id: s{i}, type: script, script: 'true'"
+            + (f", depends_on: [s{i - 1}]}}\n" if i else "}\n")
+            for i in range(5)
+        )
+    )
+    for name, yaml in POISONED.items():
+        refused = podium.client.post("/api/v1/workflows", json={"yaml": yaml})
+        assert refused.status_code in (400, 413), (name, refused.text[:300])
+    podium.push(
+        "id: cartesian\nsteps:\n  - id: fan\n    foreach:\n"
+        "      over: {a: '${ range(4000) }', b: '${ range(2500) }'}\n"
+        "      steps:\n        - {id: each, type: noop}\n"
+    )
+    podium.push(
+        "id: injected\nparams:\n  x: {type: str}\nsteps:\n"
+        '  - {id: a, type: script, script: "echo ${ x }; echo \'${ x }\'; echo \\"${ x }\\""}\n'
+    )
+    podium.push(
+        "id: heavy\nsteps:\n  - id: a\n    type: script\n    params: {big: \"${ 'x' * 200000 }\"}\n"
+        "    script: 'true'\n"
+    )
+    started = time.monotonic()
+    healthy = podium.run("healthy")
+    poisoned = {
+        "cartesian": podium.run("cartesian"),
+        "injected": podium.run("injected", {"x": f"$(touch {canary})`touch {canary}`"}),
+        "heavy": podium.run("heavy"),
+    }
+    doc = podium.wait("healthy", healthy, timeout_s=60)
+    took = time.monotonic() - started
+    assert doc["status"] == "SUCCEEDED", doc
+    assert took < 30, f"the healthy workflow took {took:.1f} s beside the poisoned ones"
+    ended = {name: podium.wait(name, iid, timeout_s=60)["status"] for name, iid in poisoned.items()}
+    assert ended == {"cartesian": "FAILED", "injected": "SUCCEEDED", "heavy": "FAILED"}
+    assert not canary.exists()
+    assert podium.client.get("/api/v1/health").json()["status"] == "ok"

@@ -152,3 +152,11 @@ def test_every_example_still_loads(path: Path) -> None:
     assert isinstance(data, dict)
     assert data["id"]
     load_workflow(path.read_text(), source=str(path), base_dir=path.parent)
+
+
+def test_a_character_yaml_refuses_is_a_problem_naming_its_line() -> None:
+    data, problems = load_yaml("id: w\nsteps: []\n\x1e\n")
+    assert data is None
+    assert [(p.location, p.message.split(" is ")[0]) for p in problems] == [
+        ("line 3", "character U+001E at line 3")
+    ]

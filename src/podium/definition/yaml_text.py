@@ -168,7 +168,17 @@ def load_yaml(text: str) -> tuple[Any, list[Problem]]:
     if size > MAX_DEFINITION_BYTES:
         limit = f"{MAX_DEFINITION_BYTES // (1024 * 1024)} MiB"
         return None, [Problem(ROOT, f"the definition is {size} bytes; at most {limit}")]
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # reads the text at once: a character YAML refuses fails here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        return None, [
+            Problem(
+                f"line {line}",
+                f"character U+{exc.character:04X} at line {line} is not allowed in YAML: "
+                "remove it, or write it as an escape in a double-quoted string",
+            )
+        ]
     try:
         data = loader.get_single_data()
     except _Refused as exc:
