@@ -35,6 +35,7 @@ from podium.api.context import Authenticator, AuthSettings
 from podium.api.docs_pages import add_docs_pages
 from podium.api.limits import add_body_limit
 from podium.api.origin import SameOrigin
+from podium.api.shedding import LoadShedding
 from podium.control.keys import MasterKeys
 from podium.control.plans import PlanCache, PlanOf
 from podium.control.services import Services
@@ -74,6 +75,7 @@ def create_app(
     app.state.master_keys = keys
     add_body_limit(app)
     app.add_middleware(SameOrigin, hosts=hosts)
+    app.add_middleware(LoadShedding)  # outermost: a shed request costs nothing else
     app.add_exception_handler(PodiumError, _podium_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

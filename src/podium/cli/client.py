@@ -7,6 +7,8 @@ does not answer becomes :class:`ServerUnreachable`, so commands never see raw HT
 from __future__ import annotations
 
 import getpass
+import random
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -98,12 +100,19 @@ class PodiumClient:
         return self._request("PUT", path, content=content, params=params, headers=headers)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = self._http.request(method, API_PREFIX + path, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ServerUnreachable(self.server) from exc
-        except httpx.TransportError as exc:
-            raise CliError(f"the Podium server at {self.server} failed to answer: {exc}") from exc
+        for attempt in range(OVERLOAD_RETRIES + 1):
+            try:
+                response = self._http.request(method, API_PREFIX + path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise ServerUnreachable(self.server) from exc
+            except httpx.TransportError as exc:
+                raise CliError(
+                    f"the Podium server at {self.server} failed to answer: {exc}"
+                ) from exc
+            if response.status_code != 429 or attempt == OVERLOAD_RETRIES:
+                break
+            # Shed before anything was done: the same request is safe to send again.
+            time.sleep(_retry_after(response) * (1 + random.random() / 2))
         if response.status_code >= 400:
             raise _api_error(response)
         try:
@@ -249,6 +258,17 @@ def _os_user() -> str | None:
     except (OSError, KeyError):
         return None
     return user if user.isascii() and user.isprintable() else None
+
+
+OVERLOAD_RETRIES = 10
+"""How often a request the server shed (429) is sent again, after its Retry-After."""
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("retry-after", "1")), 0.1), 10.0)
+    except ValueError:
+        return 1.0
 
 
 def _api_error(response: httpx.Response) -> ApiError:

@@ -1,0 +1,91 @@
+"""Load shedding: past a number of requests in flight, the API answers 429 at once.
+
+The API serves requests on a bounded pool of threads; beyond it, requests queue, and every
+caller waits longer while the server looks healthy. Counting the requests in flight and
+refusing the ones past ``PODIUM_MAX_IN_FLIGHT`` (default 64) with ``429 overloaded`` and a
+``Retry-After`` keeps the latency of those served bounded, and tells clients to come back
+(the CLI waits and retries). ``/api/v1/health`` is never shed: a load balancer must see the
+server alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from podium.errors import InvalidInput
+
+IN_FLIGHT_ENV = "PODIUM_MAX_IN_FLIGHT"
+DEFAULT_MAX_IN_FLIGHT = 64
+RETRY_AFTER_S = 1
+NEVER_SHED = ("/api/v1/health",)
+
+
+def max_in_flight_from_env() -> int:
+    text = os.environ.get(IN_FLIGHT_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_IN_FLIGHT
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100_000:
+        raise InvalidInput(
+            f"{IN_FLIGHT_ENV} must be a whole number of requests from 1 to 100000, such as "
+            f"{DEFAULT_MAX_IN_FLIGHT}; got {text!r}"
+        )
+    return value
+
+
+class LoadShedding:
+    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+        self.app = app
+        self.limit = max_in_flight_from_env() if limit is None else limit
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.shed = 0
+        """Requests answered 429 since the start (for tests and metrics)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") in NEVER_SHED:
+            await self.app(scope, receive, send)
+            return
+        with self._lock:
+            admitted = self.in_flight < self.limit
+            if admitted:
+                self.in_flight += 1
+            else:
+                self.shed += 1
+        if not admitted:
+            await _overloaded(send, self.limit)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+async def _overloaded(send: Send, limit: int) -> None:
+    message = (
+        f"the server is busy ({limit} requests in flight, {IN_FLIGHT_ENV}); "
+        f"try again in {RETRY_AFTER_S} s"
+    )
+    body = json.dumps(
+        {"error": {"code": "overloaded", "message": message, "details": {"limit": limit}}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(RETRY_AFTER_S).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
