@@ -56,7 +56,7 @@ def reader(url: str, token: str, path: str, seconds: float, threads: int) -> lis
     return found
 
 
-def measure(db: str, seconds: float, processes: int, threads: int) -> dict[str, str]:
+def measure(db: str, seconds: float, processes: int, threads: int, every: float) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as home, podium(db, Path(home)) as url:
         token = token_for(url)
         assert token
@@ -70,7 +70,7 @@ def measure(db: str, seconds: float, processes: int, threads: int) -> dict[str, 
         def keep_busy() -> None:  # the engine runs jobs all along
             while not busy.is_set():
                 client.post(f"/api/v1/workflows/{wf}/instances", json={})
-                time.sleep(0.2)
+                time.sleep(every)
 
         feeder = threading.Thread(target=keep_busy, daemon=True)
         feeder.start()
@@ -94,6 +94,7 @@ def measure(db: str, seconds: float, processes: int, threads: int) -> dict[str, 
         "latency p99 (ms)": f"{p99:.1f}",
         "shed (429) a second": f"{shed / seconds:.0f}",
         "clients (processes x threads)": f"{processes} x {threads}",
+        "engine load: a 10-step script chain started every": f"{every:g} s",
     }
 
 
@@ -110,13 +111,15 @@ def main() -> None:
             "PODIUM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
     )
+    parser.add_argument("--every", type=float, default=0.2, help="seconds between busy starts")
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
-    results = {"SQLite": measure("sqlite", args.seconds, args.processes, args.threads)}
+    figures = (args.seconds, args.processes, args.threads, args.every)
+    results = {"SQLite": measure("sqlite", *figures)}
     if not args.no_pg:
         db = fresh_pg_database(args.pg_url)
         try:
-            results["PostgreSQL"] = measure(db, args.seconds, args.processes, args.threads)
+            results["PostgreSQL"] = measure(db, *figures)
         finally:
             drop_pg_database(args.pg_url, db)
     print_table("Podium status reads", results)
