@@ -77,6 +77,11 @@ def test_the_cli_client_waits_out_a_shed_request(busy_podium: Podium) -> None:
         for sock in held:
             sock.close()
 
-    threading.Thread(target=release, daemon=True).start()
-    assert "workflows" in client.get("/workflows")
-    assert time.monotonic() - started >= 1.0  # it was shed, waited and sent again
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    try:
+        assert "workflows" in client.get("/workflows")
+        assert time.monotonic() - started >= 1.0  # it was shed, waited and sent again
+    finally:
+        releaser.join()
+        client.close()
