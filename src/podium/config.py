@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,3 +69,29 @@ def event_sinks_from_env(data_dir: Path) -> tuple[str, ...]:
     except InvalidInput as exc:
         raise InvalidInput(f"PODIUM_EVENT_SINKS: {exc.message}") from None
     return urls
+
+
+def number_setting(
+    name: str,
+    default: int,
+    *,
+    minimum: int,
+    maximum: int,
+    unit: str,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """The whole number the operator set in ``name`` (``default`` when unset), or InvalidInput
+    saying what to write."""
+    text = (os.environ if environ is None else environ).get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if not minimum <= value <= maximum:
+        raise InvalidInput(
+            f"{name} must be a whole number of {unit} from {minimum} to {maximum}, such as "
+            f"{default}; got {text!r}"
+        )
+    return value

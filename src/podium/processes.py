@@ -20,7 +20,7 @@ from podium import credentials, threads
 from podium.api.app import create_app
 from podium.api.context import AuthSettings
 from podium.api.origin import allowed_hosts_for
-from podium.config import Settings, podium_home
+from podium.config import Settings, number_setting, podium_home
 from podium.control import principals
 from podium.control.workflows import load_files, os_user
 from podium.definition.fields import principal_name_problem
@@ -37,7 +37,7 @@ log = logging.getLogger("podium")
 
 
 DB_WAIT_ENV = "PODIUM_DB_WAIT_SECONDS"
-DB_WAIT_S = 120.0
+DB_WAIT_S = 120
 """How long a starting process waits for a database that does not answer yet (restarting)."""
 
 
@@ -84,14 +84,7 @@ class DatabaseUnreachable(PodiumError):
 
 
 def _wait_seconds() -> float:
-    raw = os.environ.get(DB_WAIT_ENV, "")
-    try:
-        value = float(raw) if raw else DB_WAIT_S
-    except ValueError:
-        raise InvalidInput(f"{DB_WAIT_ENV} must be a number of seconds, not {raw!r}") from None
-    if not 0 <= value <= 86400:
-        raise InvalidInput(f"{DB_WAIT_ENV} must be between 0 and 86400 seconds, not {raw!r}")
-    return value
+    return float(number_setting(DB_WAIT_ENV, DB_WAIT_S, minimum=0, maximum=86400, unit="seconds"))
 
 
 # Told the URL a server answers at once it listens (the CLI prints its ready line).

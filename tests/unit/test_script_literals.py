@@ -70,28 +70,25 @@ def rendered(shape: str, value: object, step_type: str) -> str:
     return render_script(shape.format(), {"x": value}, Budgets(), step_type)
 
 
-@pytest.mark.parametrize("template", HOSTILE)
-@pytest.mark.parametrize(("shape", "expected"), list(zip(BASH_SHAPES, BASH_EXPECTED, strict=True)))
-def test_bash_prints_a_hostile_value_back_and_runs_nothing(
-    tmp_path: Path, template: str, shape: str, expected: str
-) -> None:
-    canary = tmp_path / "pwned"
-    value = template.format(canary=canary)
-    out = run("bash", rendered(shape, value, "script"), tmp_path)
-    assert out == expected.format(v=value)
-    assert not canary.exists()
+CASES = [
+    (language, shape, expected)
+    for language, shapes, expecteds in (
+        ("bash", BASH_SHAPES, BASH_EXPECTED),
+        ("python", PYTHON_SHAPES, PYTHON_EXPECTED),
+    )
+    for shape, expected in zip(shapes, expecteds, strict=True)
+]
+STEP_TYPE = {"bash": "script", "python": "python"}
 
 
 @pytest.mark.parametrize("template", HOSTILE)
-@pytest.mark.parametrize(
-    ("shape", "expected"), list(zip(PYTHON_SHAPES, PYTHON_EXPECTED, strict=True))
-)
-def test_python_prints_a_hostile_value_back_and_runs_nothing(
-    tmp_path: Path, template: str, shape: str, expected: str
+@pytest.mark.parametrize(("language", "shape", "expected"), CASES)
+def test_a_hostile_value_is_printed_back_and_runs_nothing(
+    tmp_path: Path, template: str, language: str, shape: str, expected: str
 ) -> None:
     canary = tmp_path / "pwned"
     value = template.format(canary=canary)
-    out = run("python", rendered(shape, value, "python"), tmp_path)
+    out = run(language, rendered(shape, value, STEP_TYPE[language]), tmp_path)
     assert out == expected.format(v=value)
     assert not canary.exists()
 
@@ -99,29 +96,18 @@ def test_python_prints_a_hostile_value_back_and_runs_nothing(
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 
 
+@pytest.mark.parametrize("language", ["bash", "python"])
 @settings(max_examples=60, deadline=None)
 @given(value=_TEXT)
-def test_any_text_survives_bash_quoting(
-    tmp_path_factory: pytest.TempPathFactory, value: str
+def test_any_text_survives_the_quoting(
+    tmp_path_factory: pytest.TempPathFactory, language: str, value: str
 ) -> None:
-    directory = tmp_path_factory.mktemp("bash")
-    for shape, expected in zip(BASH_SHAPES, BASH_EXPECTED, strict=True):
-        out = run("bash", rendered(shape, value, "script"), directory)
+    directory = tmp_path_factory.mktemp(language)
+    for _, shape, expected in (case for case in CASES if case[0] == language):
+        out = run(language, rendered(shape, value, STEP_TYPE[language]), directory)
         # $( ) drops trailing line breaks: bash's own rule, not the quoting's.
         shown = value.rstrip("\n") if "$(" in shape else value
         assert out == expected.format(v=shown)
-    assert list(directory.iterdir()) == []
-
-
-@settings(max_examples=60, deadline=None)
-@given(value=_TEXT)
-def test_any_text_survives_python_quoting(
-    tmp_path_factory: pytest.TempPathFactory, value: str
-) -> None:
-    directory = tmp_path_factory.mktemp("python")
-    for shape, expected in zip(PYTHON_SHAPES, PYTHON_EXPECTED, strict=True):
-        out = run("python", rendered(shape, value, "python"), directory)
-        assert out == expected.format(v=value)
     assert list(directory.iterdir()) == []
 
 

@@ -72,7 +72,6 @@ def create_app(
         db=db, on_work=on_work, clock=clock, plans=plans or PlanCache(), keys=keys
     )
     app.state.authenticator = Authenticator(auth or AuthSettings.from_env())
-    app.state.master_keys = keys
     add_body_limit(app)
     app.add_middleware(SameOrigin, hosts=hosts)
     app.add_middleware(LoadShedding)  # outermost: a shed request costs nothing else

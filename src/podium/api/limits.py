@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from podium.errors import InvalidInput
+from podium.config import number_setting
 
 MiB = 1024 * 1024
 LIMIT_SETTING = "PODIUM_MAX_BODY_BYTES"
@@ -25,19 +24,9 @@ log = logging.getLogger("podium.api")
 
 
 def max_body_bytes_from_env() -> int:
-    text = os.environ.get(LIMIT_SETTING, "").strip()
-    if not text:
-        return DEFAULT_MAX_BODY_BYTES
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise InvalidInput(
-            f"{LIMIT_SETTING} must be a whole number of bytes, such as {DEFAULT_MAX_BODY_BYTES}; "
-            f"got {text!r}"
-        )
-    return limit
+    return number_setting(
+        LIMIT_SETTING, DEFAULT_MAX_BODY_BYTES, minimum=1, maximum=2**40, unit="bytes"
+    )
 
 
 def add_body_limit(app: FastAPI, *, overrides: Mapping[str, int] | None = None) -> None:

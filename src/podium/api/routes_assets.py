@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from podium.api.context import Context, Who, act
 from podium.api.views import iso
 from podium.control import assets as control
-from podium.control.keys import MasterKeys
+from podium.store.assets import AssetRow
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
 
@@ -27,16 +27,10 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def _keys(request: Request) -> MasterKeys:
-    keys: MasterKeys = request.app.state.master_keys
-    return keys
-
-
 RawBody = Annotated[bytes, Depends(_raw_body)]
-Keys = Annotated[MasterKeys, Depends(_keys)]
 
 
-def _json(view: control.AssetView) -> dict[str, Any]:
+def _json(view: AssetRow) -> dict[str, Any]:
     return {
         **view.as_json(),
         "created_at": iso(view.created_at),
@@ -49,7 +43,6 @@ def put_asset(
     name: str,
     caller: Who,  # before the body: a caller without a token is refused before it is read
     ctx: Context,
-    keys: Keys,
     content: RawBody,
     owner: Annotated[
         str | None,
@@ -58,7 +51,7 @@ def put_asset(
 ) -> dict[str, Any]:
     """Store the body, sealed, as asset ``name`` (replacing one you own). Jobs of ``owner``
     (or of one of its groups) that list it in ``assets:`` find it in ``$PODIUM_ASSETS``."""
-    stored = control.put_asset(ctx, name, content, caller, keys, owner=owner)
+    stored = control.put_asset(ctx, name, content, caller, owner=owner)
     return {**_json(stored.asset), "created": stored.created}
 
 
@@ -75,7 +68,7 @@ def delete_asset(name: str, ctx: Context, caller: Who) -> dict[str, Any]:
 
 
 @router.post("/rewrap", openapi_extra=act("asset.rewrap"))
-def rewrap(ctx: Context, caller: Who, keys: Keys) -> dict[str, Any]:
+def rewrap(ctx: Context, caller: Who) -> dict[str, Any]:
     """After a new master key was added: wrap every asset's data key under it, while jobs keep
     reading theirs. Older keys may be removed from the key file once this returns."""
-    return control.rewrap_assets(ctx, caller, keys).as_json()
+    return control.rewrap_assets(ctx, caller).as_json()

@@ -11,12 +11,11 @@ server alive.
 from __future__ import annotations
 
 import json
-import os
 import threading
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from podium.errors import InvalidInput
+from podium.config import number_setting
 
 IN_FLIGHT_ENV = "PODIUM_MAX_IN_FLIGHT"
 DEFAULT_MAX_IN_FLIGHT = 64
@@ -25,19 +24,9 @@ NEVER_SHED = ("/api/v1/health",)
 
 
 def max_in_flight_from_env() -> int:
-    text = os.environ.get(IN_FLIGHT_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_IN_FLIGHT
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 100_000:
-        raise InvalidInput(
-            f"{IN_FLIGHT_ENV} must be a whole number of requests from 1 to 100000, such as "
-            f"{DEFAULT_MAX_IN_FLIGHT}; got {text!r}"
-        )
-    return value
+    return number_setting(
+        IN_FLIGHT_ENV, DEFAULT_MAX_IN_FLIGHT, minimum=1, maximum=100_000, unit="requests"
+    )
 
 
 class LoadShedding:

@@ -44,42 +44,6 @@ class AssetUnavailable(PodiumError):
     http_status = 403
 
 
-@dataclass(frozen=True)
-class AssetView:
-    """What anyone may see of an asset: never its content."""
-
-    name: str
-    owner: str
-    size: int
-    key_id: str
-    created_by: str | None
-    created_at: float
-    updated_at: float
-
-    @classmethod
-    def of(cls, row: store.AssetRow) -> AssetView:
-        return cls(
-            row.name,
-            row.owner,
-            row.size,
-            row.key_id,
-            row.created_by,
-            row.created_at,
-            row.updated_at,
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "owner": self.owner,
-            "size": self.size,
-            "key_id": self.key_id,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
-
 def checked_asset_name(name: str) -> str:
     problem = asset_name_problem(name)
     if problem is not None:
@@ -94,7 +58,7 @@ def seal_context(name: str) -> bytes:
 
 @dataclass(frozen=True)
 class Stored:
-    asset: AssetView
+    asset: store.AssetRow
     created: bool
 
 
@@ -103,7 +67,6 @@ def put_asset(
     name: str,
     content: bytes,
     caller: Caller,
-    keys: Callable[[], Keyring],
     *,
     owner: str | None = None,
 ) -> Stored:
@@ -140,7 +103,7 @@ def put_asset(
                 "asset.admin",
                 doing=f"store an asset owned by {new_owner!r}, not itself or its group",
             )
-        sealed = seal(keys(), content, context=seal_context(name))
+        sealed = seal(svc.keys(), content, context=seal_context(name))
         created = store.put_asset(
             conn,
             name=name,
@@ -161,7 +124,7 @@ def put_asset(
         )
         row = store.get_asset(conn, name)
     assert row is not None
-    return Stored(AssetView.of(row), created)
+    return Stored(row, created)
 
 
 def put_asset_unless_same(
@@ -169,7 +132,6 @@ def put_asset_unless_same(
     name: str,
     content: bytes,
     caller: Caller,
-    keys: Callable[[], Keyring],
     *,
     owner: str | None = None,
 ) -> Stored | None:
@@ -179,22 +141,22 @@ def put_asset_unless_same(
         current = store.sealed_assets(conn, [checked_asset_name(name)]).get(name)
     if current is not None and (owner is None or owner == current.row.owner):
         try:
-            kept = unseal(keys(), Sealed.from_bytes(current.sealed), context=seal_context(name))
+            kept = unseal(svc.keys(), Sealed.from_bytes(current.sealed), context=seal_context(name))
         except VaultError:
             kept = None  # under a key that is gone: store it anew
         if kept == content:
             return None
-    return put_asset(svc, name, content, caller, keys, owner=owner)
+    return put_asset(svc, name, content, caller, owner=owner)
 
 
-def list_assets(svc: Services, caller: Caller) -> list[AssetView]:
+def list_assets(svc: Services, caller: Caller) -> list[store.AssetRow]:
     """Every asset's name, owner, size, key and times: there is no way to read its content."""
     with svc.db.read() as conn:
         authorize(conn, caller, "asset.list")
-        return [AssetView.of(row) for row in store.list_assets(conn)]
+        return store.list_assets(conn)
 
 
-def delete_asset(svc: Services, name: str, caller: Caller) -> AssetView:
+def delete_asset(svc: Services, name: str, caller: Caller) -> store.AssetRow:
     """Remove an asset (its owner or an admin); jobs that name it fail from then on."""
     name = checked_asset_name(name)
     now = svc.clock()
@@ -212,7 +174,7 @@ def delete_asset(svc: Services, name: str, caller: Caller) -> AssetView:
             )
         store.delete_asset(conn, name)
         audit(conn, caller, "asset.delete", target=f"asset {name}", now=now)
-    return AssetView.of(current)
+    return current
 
 
 @dataclass(frozen=True)
@@ -234,14 +196,14 @@ class Rewrapped:
         }
 
 
-def rewrap_assets(svc: Services, caller: Caller, keys: Callable[[], Keyring]) -> Rewrapped:
+def rewrap_assets(svc: Services, caller: Caller) -> Rewrapped:
     """Wrap the data key of every asset sealed under an older master key under the primary
     one, a page at a time, while jobs keep reading theirs: a row is swapped only if it did not
     change since it was read (an asset put meanwhile is already under the primary key). Once
     it returns, the older keys open nothing and may be removed from the key file."""
     with svc.db.read() as conn:
         authorize(conn, caller, "asset.rewrap")
-    keyring = keys()
+    keyring = svc.keys()
     primary = keyring.primary_id
     done, after = 0, ""
     while True:

@@ -13,7 +13,6 @@ from podium.control import changes
 from podium.control.access import audit, authorize
 from podium.control.assets import put_asset_unless_same
 from podium.control.identity import Caller, server_caller
-from podium.control.keys import MasterKeys
 from podium.control.services import Services
 from podium.definition import (
     Workflow,
@@ -225,13 +224,13 @@ def load_files(db: Database, paths: list[Path], *, now: float) -> list[Pushed]:
     templates = server_catalog(db)
     # The user who started the server pushes the files it loads.
     pusher = server_caller(os_user() or "podium-server")
-    svc, keys = Services(db, clock=lambda: now), MasterKeys()
+    svc = Services(db, clock=lambda: now)
     for path in workflow_files(paths):
         text = read_definition_text(path)
         wf = load_workflow(text, source=str(path), base_dir=path.parent, templates=templates)
         for shipped in shipped_asset_files(text, path.parent):
             content = read_asset_file(shipped.path)
-            put_asset_unless_same(svc, shipped.name, content, pusher, keys, owner=wf.owner)
+            put_asset_unless_same(svc, shipped.name, content, pusher, owner=wf.owner)
         result = push_workflow(db, wf, pusher, active=True, now=now, skip_unchanged=True)
         log.debug(
             "loaded workflow",

@@ -41,7 +41,9 @@ import docker.errors
 from docker.models.containers import Container
 
 import podium
+from podium.config import number_setting
 from podium.definition.containers import NETWORK_MODES, Resources
+from podium.errors import InvalidInput
 from podium.jobs.base import JobSpec, LaunchFailed
 from podium.jobs.identity import RunAs
 from podium.jobs.layout import (
@@ -152,15 +154,12 @@ class OperatorLimits:
 
 def operator_limits(environ: Mapping[str, str] | None = None) -> OperatorLimits:
     env = os.environ if environ is None else environ
-    raw_pids = env.get(PIDS_ENV, "").strip()
     try:
-        pids = int(raw_pids) if raw_pids else DEFAULT_PIDS
-    except ValueError:
-        pids = 0
-    if not 1 <= pids <= MAX_PIDS:
-        raise LaunchFailed(
-            f"{PIDS_ENV} must be a whole number from 1 to {MAX_PIDS}, not {raw_pids!r}"
+        pids = number_setting(
+            PIDS_ENV, DEFAULT_PIDS, minimum=1, maximum=MAX_PIDS, unit="processes", environ=env
         )
+    except InvalidInput as exc:
+        raise LaunchFailed(exc.message) from None
     cpu = memory = None
     raw_cpu = env.get(CPU_ENV, "").strip()
     raw_memory = env.get(MEMORY_ENV, "").strip()

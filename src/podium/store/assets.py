@@ -27,6 +27,18 @@ class AssetRow:
     created_at: float
     updated_at: float
 
+    def as_json(self) -> dict[str, Any]:
+        """The listing's fields (never the content); times as stored (epoch seconds)."""
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "size": self.size,
+            "key_id": self.key_id,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
 
 @dataclass(frozen=True)
 class SealedAsset:
