@@ -75,6 +75,7 @@ def test_validate_json_lists_each_problem(cli: Cli, tmp_path: Path) -> None:
         "valid": True,
         "workflow_id": "fine",
         "problems": [],
+        "warnings": [],
     }
     assert by_file[str(broken)]["valid"] is False
     problems = by_file[str(broken)]["problems"]

@@ -142,3 +142,63 @@ def test_a_place_no_quoting_can_keep_safe_is_refused_at_push(step: str, says: st
     with pytest.raises(InvalidDefinition) as caught:
         load_workflow(f"id: w\nparams: {{d: 1}}\nsteps:\n  - {step}\n")
     assert says in str(caught.value) and "steps[0].script" in str(caught.value)
+
+
+def test_a_place_no_quoting_can_keep_safe_is_refused_inside_a_foreach_too() -> None:
+    inner = "{id: a, type: script, script: 'echo `echo ${ d }` ${ nosuch }'}"
+    text = f"id: w\nsteps:\n  - id: loop\n    foreach:\n      over: {{d: [1]}}\n      steps: [{inner}]\n"
+    with pytest.raises(InvalidDefinition) as caught:
+        load_workflow(text)
+    found = {(p["location"], p["message"]) for p in caught.value.problems}
+    assert ("steps[0].foreach.steps[0].script", REFUSED_BACKTICK) in found
+    assert ("steps[0].foreach.steps[0].script", "unknown name 'nosuch'") in found
+
+
+REFUSED_BACKTICK = "`${ }` inside backticks cannot be quoted safely: write $( ) instead"
+
+
+def test_raw_pastes_the_value_as_code_where_the_author_opted_in(tmp_path: Path) -> None:
+    canary = tmp_path / "made"
+    script = "${ raw(command) }\nprintf '%s|' ${ command } `echo ${ raw(word) }`"
+    scope = {"command": f"touch {canary}", "word": "a  b"}
+    out = run("bash", render_script(script, scope, Budgets()), tmp_path)
+    assert canary.exists()  # the raw value ran: that is what raw() is for
+    assert out == f"touch {canary}|a|b|"
+    py = "import sys\nsys.stdout.write(str(${ raw(expr) }))"
+    assert run("python", render_script(py, {"expr": "6 * 7"}, Budgets(), "python"), tmp_path) == (
+        "42"
+    )
+
+
+def test_raw_is_valid_and_warned_about_by_validate(tmp_path: Path) -> None:
+    from podium.definition.expressions import script_warnings
+
+    text = (
+        "id: w\nparams: {c: 'true'}\nsteps:\n"
+        "  - {id: a, type: script, script: 'echo `${ raw(c) }`; ${ raw(c) }; echo ${ c }'}\n"
+        "  - {id: b, type: script, script: 'echo ${ c }'}\n"
+    )
+    warnings = script_warnings(load_workflow(text))
+    assert [w.location for w in warnings] == ["steps[0].script"]
+    assert "pastes 2 values into the script as code" in warnings[0].message
+    path = tmp_path / "w.yaml"
+    path.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "podium.cli.main", "validate", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{path}: warning: steps[0].script: `${{ raw(…) }}` pastes 2 values" in done.stderr
+    assert "ok (workflow w, 2 steps)" in done.stdout
+
+
+def test_the_raw_example_of_the_docs_warns_as_the_docs_show() -> None:
+    from podium.definition.expressions import script_warnings
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "expressions.md").read_text()
+    section = doc[doc.index("### Raw text") :]
+    block, rest = section.split("```yaml\n", 1)[1].split("```\n", 1)
+    shown = rest.split("```\n", 1)[1].split("\n```", 1)[0]
+    warnings = script_warnings(load_workflow("id: sync\n" + block))
+    assert [f"flows/sync.yaml: warning: {w}" for w in warnings] == [shown]

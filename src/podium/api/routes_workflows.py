@@ -44,6 +44,7 @@ def push(body: PushBody, ctx: Context, caller: Who) -> dict[str, Any]:
         "version": pushed.version,
         "active": pushed.active,
         "created_at": iso(now),
+        "warnings": [w.as_dict() for w in pushed.warnings],
     }
 
 

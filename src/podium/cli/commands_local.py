@@ -36,6 +36,8 @@ class FileCheck:
     workflow_id: str | None = None
     step_count: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    """Valid but dangerous: scripts that paste a value as code (``${ raw(…) }``)."""
     workflow: Any = field(default=None, repr=False)
     asset_files: list[Any] = field(default_factory=list, repr=False)
     """The ``AssetFile`` s its steps ship (``assets: [{name, file}]``): push stores them first."""
@@ -50,7 +52,12 @@ class FileCheck:
             "valid": self.valid,
             "workflow_id": self.workflow_id,
             "problems": self.problems,
+            "warnings": self.warnings,
         }
+
+    def echo_warnings(self) -> None:
+        for warning in self.warnings:
+            click.echo(f"{self.file}: warning: {format_problem(warning)}", err=True)
 
 
 def load_definition_file(path: Path, *, templates: Any = None) -> Any:
@@ -114,8 +121,10 @@ def check_file(path: Path, *, templates: Any = None) -> FileCheck:
         check.problems = [dict(p) for p in problems]
         return check
     from podium.definition.assets import shipped_asset_files
+    from podium.definition.expressions import script_warnings
 
     check.workflow = workflow
+    check.warnings = [w.as_dict() for w in script_warnings(workflow)]
     check.workflow_id = str(workflow.id)
     check.step_count = len(getattr(workflow, "steps", ()) or ())
     check.asset_files = shipped_asset_files(read_definition_file(path), path.parent)
@@ -153,6 +162,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
                 )
             for problem in check.problems:
                 click.echo(f"{check.file}: {format_problem(problem)}", err=True)
+            check.echo_warnings()
     if any(not check.valid for check in checks):
         raise click.exceptions.Exit(2)
 

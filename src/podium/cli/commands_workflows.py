@@ -45,10 +45,14 @@ def push(paths: tuple[Path, ...], inactive: bool, as_json: bool) -> None:
         single = len(paths) == 1 and not paths[0].is_dir()
         shown = [_with_file(p) for p in pushed]
         for shown_one, check in zip(shown, checks, strict=True):
+            if check.warnings:
+                shown_one["warnings"] = check.warnings
             if check.asset_files:
                 shown_one["assets_stored"] = sorted({f.name for f in check.asset_files})
         print_json(shown[0] if single else {"workflows": shown})
         return
+    for check in checks:
+        check.echo_warnings()
     for line in stored:
         click.echo(line)
     for result in pushed:

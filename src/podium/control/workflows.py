@@ -3,6 +3,7 @@ deactivate, unblock; and loading definition files at server start."""
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import logging
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from podium.definition import (
     load_workflow,
 )
 from podium.definition.assets import shipped_asset_files
+from podium.definition.expressions import script_warnings
+from podium.definition.problems import Problem
 from podium.engine.work import WorkKind, work_row
 from podium.errors import (
     Conflict,
@@ -45,6 +48,8 @@ class Pushed:
     version: int
     active: bool
     created: bool
+    warnings: tuple[Problem, ...] = ()
+    """Valid but dangerous (see :func:`script_warnings`): told to whoever pushed."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,8 @@ def push(svc: Services, request: PushRequest, caller: Caller, *, now: float) -> 
     """Validate a definition (against this server's templates) and store it as the
     workflow's next version."""
     wf = load_workflow(request.yaml, source="request", templates=server_catalog(svc.db))
-    return push_workflow(svc.db, wf, caller, active=request.active, now=now)
+    pushed = push_workflow(svc.db, wf, caller, active=request.active, now=now)
+    return dataclasses.replace(pushed, warnings=tuple(script_warnings(wf)))
 
 
 def push_workflow(

@@ -22,12 +22,41 @@ RUN_NAMES = frozenset({"run", "signal"})
 
 def expression_problems(wf: Workflow) -> list[Problem]:
     problems = _workflow_param_problems(wf.params)
-    ancestors = _ancestors(wf.steps)
+    return problems + _steps_problems(wf.steps, "steps", set(wf.params), {}, set())
+
+
+def _steps_problems(
+    steps: list[Step],
+    base: str,
+    params: set[str],
+    outer_outputs: Mapping[str, list[str] | None],
+    outer_upstream: set[str],
+) -> list[Problem]:
+    """The expressions of ``steps`` (a workflow's, or a foreach's inner steps: those also see
+    the item names, ``loop`` and the steps upstream of their foreach)."""
+    problems: list[Problem] = []
+    ancestors = _ancestors(steps)
     # A foreach hands on its inner steps' outputs as lists: backfill.load.rows.
     # A subworkflow hands on its steps' outputs, which its own workflow declares: None here.
-    outputs: dict[str, list[str] | None] = {s.id: _declared(s) for s in wf.steps}
-    for index, step in enumerate(wf.steps):
-        problems += _step_problems(step, f"steps[{index}]", wf, ancestors[step.id], outputs)
+    outputs = {**outer_outputs, **{s.id: _declared(s) for s in steps}}
+    for index, step in enumerate(steps):
+        location = f"{base}[{index}]"
+        upstream = ancestors[step.id] | outer_upstream
+        problems += _step_problems(step, location, params, upstream, outputs)
+        if step.foreach is None:
+            continue
+        names = RUN_NAMES | params | set(outputs)
+        for key, value in step.foreach.over.items():
+            at = f"{location}.foreach.over.{key}"
+            problems += _checked(value, names, at)
+            problems += _step_reference_problems(
+                references(value), step, at, upstream, outputs, params
+            )
+        if step.foreach.steps:
+            inner_params = params | set(step.foreach.over) | {"loop"}
+            problems += _steps_problems(
+                step.foreach.steps, f"{location}.foreach.steps", inner_params, outputs, upstream
+            )
     return problems
 
 
@@ -58,13 +87,12 @@ def _workflow_param_problems(params: Mapping[str, Any]) -> list[Problem]:
 def _step_problems(
     step: Step,
     base: str,
-    wf: Workflow,
+    params: set[str],
     upstream: set[str],
     outputs: Mapping[str, list[str] | None],
 ) -> list[Problem]:
-    step_ids = set(outputs)
-    names = RUN_NAMES | set(wf.params) | step_ids
-    shadowed = set(wf.params)
+    names = RUN_NAMES | params | set(outputs)
+    shadowed = set(params)
     problems: list[Problem] = []
     for name, value in step.params.items():
         location = f"{base}.params.{name}"
@@ -110,14 +138,46 @@ def _step_problems(
 
 
 def _script_problems(script: str, step_type: str | None) -> list[str]:
-    """Expressions of a script standing where no quoting keeps a value text."""
+    """Expressions of a script standing where no quoting keeps a value text (``raw(…)`` ones
+    are pasted as they are, wherever they stand)."""
     try:
         template = parse_template(script, True)
     except ExprError:
         return []  # reported with the expression's own problems
     if template.is_literal:
         return []
-    return literals.problems(language_of(step_type), template.pieces())
+    return literals.problems(language_of(step_type), template.pieces(), template.raw_marks())
+
+
+RAW_WARNING = (
+    "`${{ raw(…) }}` pastes {count} into the script as code: whoever sets {them} (a param at "
+    "start, a signal, an upstream output) can run commands as the workflow's owner; a plain "
+    "`${{ … }}` is written as a quoted literal instead"
+)
+
+
+def script_warnings(wf: Workflow) -> list[Problem]:
+    """What is valid but dangerous: each script that opts out of quoting with ``raw(…)``."""
+    return _raw_warnings(wf.steps, "steps")
+
+
+def _raw_warnings(steps: list[Step], base: str) -> list[Problem]:
+    found: list[Problem] = []
+    for index, step in enumerate(steps):
+        location = f"{base}[{index}]"
+        if step.script is not None:
+            try:
+                count = sum(parse_template(step.script, True).raw_marks())
+            except ExprError:
+                count = 0
+            if count:
+                what, them = ("a value", "it") if count == 1 else (f"{count} values", "them")
+                found.append(
+                    Problem(f"{location}.script", RAW_WARNING.format(count=what, them=them))
+                )
+        if step.foreach is not None and step.foreach.steps:
+            found += _raw_warnings(step.foreach.steps, f"{location}.foreach.steps")
+    return found
 
 
 def _checked(

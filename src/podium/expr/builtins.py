@@ -301,6 +301,11 @@ def _replace(m: Meter, text: Any, old: Any, new: Any, /) -> str:
     return text.replace(old, new)  # type: ignore[no-any-return]
 
 
+def _raw(m: Meter, value: Any, /) -> Any:
+    """The value itself: only in a script does ``${ raw(x) }`` mean something (pasted as code)."""
+    return value
+
+
 _FUNCTIONS = {
     "len": _len,
     "range": _range,
@@ -330,6 +335,7 @@ _FUNCTIONS = {
     "split": _split,
     "join": _join,
     "replace": _replace,
+    "raw": _raw,
 }
 BUILTINS: dict[str, Any] = {name: Builtin(name, func) for name, func in _FUNCTIONS.items()}
 BUILTINS["dates"] = dates.DATES

@@ -12,6 +12,9 @@ quoted for the place of the script it lands in (decision 11):
   is ``'text'``, a list ``[1, 'a']``); escaped for the string it sits in (``"day ${ d }"``).
   Inside an f-string, a raw or a bytes string, no escaping can keep it text: refused at push.
 
+An expression that is exactly ``raw(…)`` is the author's opt-out (decision 51 of
+docs/decisions.md): its plain text is pasted wherever it stands, and validate warns about it.
+
 The places are found once per script (cached): bash by a scanner of its quoting, python by its
 own tokenizer.
 """
@@ -66,10 +69,14 @@ def places(language: str, pieces: tuple[str, ...]) -> tuple[str, ...]:
     return _bash_places(MARK.join(pieces), len(pieces) - 1)
 
 
-def problems(language: str, pieces: Sequence[str]) -> list[str]:
-    """Why some expressions of a script cannot be rendered safely (checked at push)."""
+def problems(language: str, pieces: Sequence[str], raw: Sequence[bool] = ()) -> list[str]:
+    """Why some expressions of a script cannot be rendered safely (checked at push); those
+    marked ``raw`` are pasted as they are, so they stand anywhere."""
     found = places(language, tuple(pieces))
-    return sorted({REFUSED[p] for p in found if p in REFUSED})
+    marks = list(raw) + [False] * (len(found) - len(raw))
+    return sorted(
+        {REFUSED[p] for p, pasted in zip(found, marks, strict=True) if p in REFUSED and not pasted}
+    )
 
 
 def render(value: Any, text: str, place: str) -> str:

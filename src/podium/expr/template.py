@@ -128,6 +128,21 @@ def _as_text(expression: _Expression, meter: Meter) -> Callable[[Interpreter], s
     return lambda run: to_text(run.eval(tree.body), meter)
 
 
+def _raw_argument(expression: _Expression) -> ast.expr | None:
+    """The argument of an expression that is exactly ``raw(x)``, else None."""
+    tree = expression.parsed.tree
+    body = tree.body if isinstance(tree, ast.Expression) else None
+    if (
+        isinstance(body, ast.Call)
+        and isinstance(body.func, ast.Name)
+        and body.func.id == "raw"
+        and len(body.args) == 1
+        and not body.keywords
+    ):
+        return body.args[0]
+    return None
+
+
 class Template:
     """A parsed string: literal text and expressions; immutable, so one parse serves all runs."""
 
@@ -204,6 +219,12 @@ class Template:
                 current += part
         return (*found, current)
 
+    def raw_marks(self) -> tuple[bool, ...]:
+        """For each expression, whether it is ``raw(…)``: pasted into a script as code."""
+        return tuple(
+            _raw_argument(part) is not None for part in self._parts if isinstance(part, _Expression)
+        )
+
     def render_script(
         self,
         scope: Mapping[str, Any],
@@ -222,7 +243,9 @@ class Template:
         expressions = [part for part in self._parts if isinstance(part, _Expression)]
         for index, part in enumerate(expressions):
             value = evaluate_guarded(part.parsed, scope, meter, _as_value(part, meter))
-            text = literals.render(value, to_text(value, meter), where[index])
+            text = to_text(value, meter)
+            if _raw_argument(part) is None:
+                text = literals.render(value, text, where[index])
             size += len(text) + len(pieces[index + 1])
             meter.check_chars(size, "a script")
             out += [text, pieces[index + 1]]
