@@ -219,6 +219,7 @@ def running_podium(
         yield Podium(db, worker, client, data_dir, token)
     finally:
         client.close()
+        app.state.event_hub.close()  # open event streams end, as in a podium process
         server.should_exit = True
         thread.join(timeout=10)
         publisher.stop()

@@ -219,6 +219,14 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._on_ready = on_ready
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Event streams never end by themselves: end them first, or the graceful shutdown
+        # waits its whole timeout for them.
+        hub = getattr(getattr(self.config.app, "state", None), "event_hub", None)
+        if hub is not None:
+            hub.close()
+        await super().shutdown(sockets=sockets)
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.should_exit or not self.servers:

@@ -94,7 +94,10 @@ def _problem(case: Any, fuzzed: Server) -> str | None:
     """What is wrong with the server's answer to ``case``, or None."""
     where = f"{case.method} {case.formatted_path}"
     try:
-        response = case.call(base_url=fuzzed.url, headers=fuzzed.headers, timeout=15)
+        if case.formatted_path.endswith("/events"):
+            response = _stream_opening(case, fuzzed)
+        else:
+            response = case.call(base_url=fuzzed.url, headers=fuzzed.headers, timeout=15)
     except Exception as exc:  # a hang (timeout) or a dropped connection
         return f"{where}: no answer ({type(exc).__name__}: {exc})"
     if response.status_code >= 500:
@@ -110,3 +113,19 @@ def _problem(case: Any, fuzzed: Server) -> str | None:
             if leak in response.text:
                 return f"{where} -> {response.status_code} shows {leak!r}"
     return None
+
+
+def _stream_opening(case: Any, fuzzed: Server) -> httpx.Response:
+    """An event stream never ends: its answer is its status and first frame (or its error)."""
+    headers = {**{k: str(v) for k, v in (case.headers or {}).items()}, **fuzzed.headers}
+    with (
+        httpx.Client(base_url=fuzzed.url, timeout=15) as client,
+        client.stream(
+            case.method, case.formatted_path, params=case.query, headers=headers
+        ) as response,
+    ):
+        if response.status_code == 200:
+            assert next(response.iter_lines()) == "retry: 1000"
+            return httpx.Response(200)
+        response.read()
+        return response

@@ -3,6 +3,7 @@ serves the others, and never sheds /api/v1/health; the CLI's client waits and re
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -85,3 +86,35 @@ def test_the_cli_client_waits_out_a_shed_request(busy_podium: Podium) -> None:
     finally:
         releaser.join()
         client.close()
+
+
+@pytest.fixture
+def few_streams(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Podium]:
+    monkeypatch.setenv("PODIUM_MAX_IN_FLIGHT", "2")
+    monkeypatch.setenv("PODIUM_MAX_EVENT_STREAMS", "3")
+    with running_podium(db_url, tmp_path / "data") as podium:
+        yield podium
+
+
+def test_event_streams_are_counted_apart_from_requests(few_streams: Podium) -> None:
+    """Followers hold their connections open: they never crowd out requests, and past
+    PODIUM_MAX_EVENT_STREAMS a new one is refused with 429."""
+    podium = few_streams
+    podium.push("id: watched\nsteps:\n  - {id: a, type: noop}\n")
+    base = str(podium.client.base_url)
+    headers = {"Authorization": podium.client.headers["Authorization"]}
+    path = "/api/v1/workflows/watched/events"
+    with contextlib.ExitStack() as streams:
+        for _ in range(3):
+            client = streams.enter_context(httpx.Client(base_url=base, headers=headers))
+            response = streams.enter_context(client.stream("GET", path))
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+        # Three streams open, more than PODIUM_MAX_IN_FLIGHT: requests are still served.
+        assert podium.client.get("/api/v1/workflows/watched").status_code == 200
+        refused = podium.client.get(path)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert "PODIUM_MAX_EVENT_STREAMS" in refused.json()["error"]["message"]
+    # Closed streams free their places.
+    with podium.client.stream("GET", path) as again:
+        assert again.status_code == 200

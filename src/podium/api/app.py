@@ -22,6 +22,7 @@ from podium import __version__, threads
 from podium.api import (
     routes_assets,
     routes_breakpoints,
+    routes_events,
     routes_identity,
     routes_instances,
     routes_notebooks,
@@ -33,6 +34,7 @@ from podium.api import (
 )
 from podium.api.context import Authenticator, AuthSettings
 from podium.api.docs_pages import add_docs_pages
+from podium.api.event_stream import EventHub
 from podium.api.limits import add_body_limit
 from podium.api.origin import SameOrigin
 from podium.api.shedding import LoadShedding
@@ -72,6 +74,7 @@ def create_app(
         db=db, on_work=on_work, clock=clock, plans=plans or PlanCache(), keys=keys
     )
     app.state.authenticator = Authenticator(auth or AuthSettings.from_env())
+    app.state.event_hub = EventHub(db)
     add_body_limit(app)
     app.add_middleware(SameOrigin, hosts=hosts)
     app.add_middleware(LoadShedding)  # outermost: a shed request costs nothing else
@@ -102,6 +105,7 @@ def create_app(
     app.include_router(routes_notebooks.router)
     app.include_router(routes_identity.router)
     app.include_router(routes_assets.router)
+    app.include_router(routes_events.router)
     return app
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from podium.api.oidc import JwtVerifier, OidcSettings
 from podium.control import principals
@@ -58,12 +59,17 @@ class Authenticator:
         self.settings = settings
         self.jwt = JwtVerifier(settings.oidc) if settings.oidc is not None else None
         self._verified: dict[bytes, tuple[float, Caller]] = {}
+        self._allowed: dict[tuple[Caller, str, str | None], float] = {}
 
     def forget(self) -> None:
-        """Look every token up again: one was revoked, or a user changed, in this process."""
+        """Look every token and grant up again: one was revoked, or a user or a grant
+        changed, in this process."""
         self._verified = {}
+        self._allowed = {}
 
-    def caller(self, svc: Services, request: Request) -> Caller:
+    async def caller(self, svc: Services, request: Request) -> Caller:
+        """Who asks: a token verified within VERIFIED_FOR_S costs no database read and no
+        thread; looking one up runs in the thread pool."""
         if self.settings.mode == "none":
             name = request.headers.get("x-podium-user") or "local"
             problem = principal_name_problem(name, "the X-Podium-User header")
@@ -76,11 +82,26 @@ class Authenticator:
         found = self._verified.get(key)
         if found is not None and found[0] > now:
             return found[1]
-        caller = self._verify(svc, token)
+        caller = await run_in_threadpool(self._verify, svc, token)
         if len(self._verified) >= MAX_VERIFIED:
             self._verified = {}
         self._verified[key] = (now + VERIFIED_FOR_S, caller)
         return caller
+
+    async def allow(
+        self, svc: Services, caller: Caller, action: str, workflow_id: str | None
+    ) -> None:
+        """``authorize`` for a read, remembered for VERIFIED_FOR_S once allowed (like a
+        token): a status read would otherwise pay a transaction for the grant alone."""
+        key = (caller, action, workflow_id)
+        now = time.monotonic()
+        until = self._allowed.get(key)
+        if until is not None and until > now:
+            return
+        await run_in_threadpool(_authorize, svc, caller, action, workflow_id)
+        if len(self._allowed) >= MAX_VERIFIED:
+            self._allowed = {}
+        self._allowed[key] = now + VERIFIED_FOR_S
 
     def _verify(self, svc: Services, token: str) -> Caller:
         if self.jwt is not None and JwtVerifier.looks_like_jwt(token):
@@ -104,18 +125,27 @@ def _bearer(request: Request) -> str:
     return token
 
 
-def _context(request: Request) -> Services:
+def _authorize(svc: Services, caller: Caller, action: str, workflow_id: str | None) -> None:
+    with svc.db.read() as conn:
+        authorize(conn, caller, action, workflow_id)
+
+
+# The dependencies are coroutines: a plain function would cost a trip to the thread pool
+# and back for each, on every request, while most of them only look at the request.
+
+
+async def _context(request: Request) -> Services:
     context: Services = request.app.state.podium
     return context
 
 
-def _caller(request: Request) -> Caller:
+async def _caller(request: Request) -> Caller:
     """The authenticated caller (401 without a valid identity), once per request."""
     found = getattr(request.state, "caller", None)
     if isinstance(found, Caller):
         return found
     authenticator: Authenticator = request.app.state.authenticator
-    caller = authenticator.caller(_context(request), request)
+    caller = await authenticator.caller(request.app.state.podium, request)
     request.state.caller = caller
     return caller
 
@@ -124,16 +154,16 @@ Context = Annotated[Services, Depends(_context)]
 Who = Annotated[Caller, Depends(_caller)]
 
 
-def may(action: str) -> Callable[[Request], Caller]:
-    """A dependency: the caller, allowed to do ``action`` (on the path's workflow)."""
+def may(action: str) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency: the caller, allowed to do ``action`` (on the path's workflow); a read
+    action only (a change authorizes in its own transaction, see podium.control)."""
     assert action in RULES, action
 
-    def check(request: Request) -> Caller:
-        caller = _caller(request)
-        svc = _context(request)
+    async def check(request: Request) -> Caller:
+        caller = await _caller(request)
+        authenticator: Authenticator = request.app.state.authenticator
         workflow_id = request.path_params.get("workflow_id")
-        with svc.db.read() as conn:
-            authorize(conn, caller, action, workflow_id)
+        await authenticator.allow(request.app.state.podium, caller, action, workflow_id)
         return caller
 
     return check

@@ -162,10 +162,14 @@ def show_access(workflow_id: str, ctx: Context, caller: Who) -> dict[str, Any]:
 
 
 @router.post("/workflows/{workflow_id}/access", openapi_extra=act("workflow.access"))
-def change_access(workflow_id: str, body: AccessBody, ctx: Context, caller: Who) -> dict[str, Any]:
+def change_access(
+    workflow_id: str, body: AccessBody, ctx: Context, caller: Who, http: Request
+) -> dict[str, Any]:
     """Grant roles on the workflow (``{"bob": "operator"}``) and revoke grants made here."""
     request = grants.AccessChange(workflow_id, body.grant, body.revoke)
-    return _access_view(grants.change_access(ctx, request, caller))
+    changed = grants.change_access(ctx, request, caller)
+    http.app.state.authenticator.forget()  # a revoked grant stops working here at once
+    return _access_view(changed)
 
 
 def _epoch(value: str | None, name: str) -> float | None:

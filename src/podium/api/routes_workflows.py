@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from podium.api.context import Context, Who, WorkflowReader, act
@@ -35,10 +35,11 @@ class ActivateBody(BaseModel):
 
 
 @router.post("", status_code=201, openapi_extra=act("workflow.push"))
-def push(body: PushBody, ctx: Context, caller: Who) -> dict[str, Any]:
+def push(body: PushBody, ctx: Context, caller: Who, http: Request) -> dict[str, Any]:
     """Validate a definition and store it as the workflow's next version."""
     now = ctx.clock()
     pushed = control.push(ctx, control.PushRequest(body.yaml, body.active), caller, now=now)
+    http.app.state.authenticator.forget()  # its owner and access: may have changed
     return {
         "workflow_id": pushed.workflow_id,
         "version": pushed.version,

@@ -5,7 +5,9 @@ caller waits longer while the server looks healthy. Counting the requests in fli
 refusing the ones past ``PODIUM_MAX_IN_FLIGHT`` (default 64) with ``429 overloaded`` and a
 ``Retry-After`` keeps the latency of those served bounded, and tells clients to come back
 (the CLI waits and retries). ``/api/v1/health`` is never shed: a load balancer must see the
-server alive.
+server alive. An event stream (``…/events``) holds its connection open for as long as its
+client follows: streams are counted apart, up to ``PODIUM_MAX_EVENT_STREAMS`` (default
+1,000), so that followers never crowd out requests.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from podium.config import number_setting
 IN_FLIGHT_ENV = "PODIUM_MAX_IN_FLIGHT"
 DEFAULT_MAX_IN_FLIGHT = 64
 RETRY_AFTER_S = 1
+STREAMS_ENV = "PODIUM_MAX_EVENT_STREAMS"
+DEFAULT_MAX_STREAMS = 1000
 NEVER_SHED = ("/api/v1/health",)
 
 
@@ -29,40 +33,59 @@ def max_in_flight_from_env() -> int:
     )
 
 
+def max_streams_from_env() -> int:
+    return number_setting(
+        STREAMS_ENV, DEFAULT_MAX_STREAMS, minimum=1, maximum=100_000, unit="event streams"
+    )
+
+
+def is_stream(path: str) -> bool:
+    return path.startswith("/api/v1/workflows/") and path.endswith("/events")
+
+
 class LoadShedding:
-    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int | None = None, streams: int | None = None) -> None:
         self.app = app
         self.limit = max_in_flight_from_env() if limit is None else limit
+        self.streams_limit = max_streams_from_env() if streams is None else streams
         self._lock = threading.Lock()
         self.in_flight = 0
+        self.streams = 0
         self.shed = 0
         """Requests answered 429 since the start (for tests and metrics)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "") in NEVER_SHED:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in NEVER_SHED:
             await self.app(scope, receive, send)
             return
+        stream = is_stream(path)
         with self._lock:
-            admitted = self.in_flight < self.limit
-            if admitted:
-                self.in_flight += 1
+            if stream:
+                admitted = self.streams < self.streams_limit
+                self.streams += admitted
             else:
-                self.shed += 1
+                admitted = self.in_flight < self.limit
+                self.in_flight += admitted
+            self.shed += not admitted
         if not admitted:
-            await _overloaded(send, self.limit)
+            if stream:
+                await _overloaded(send, self.streams_limit, "event streams open", STREAMS_ENV)
+            else:
+                await _overloaded(send, self.limit, "requests in flight", IN_FLIGHT_ENV)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             with self._lock:
-                self.in_flight -= 1
+                if stream:
+                    self.streams -= 1
+                else:
+                    self.in_flight -= 1
 
 
-async def _overloaded(send: Send, limit: int) -> None:
-    message = (
-        f"the server is busy ({limit} requests in flight, {IN_FLIGHT_ENV}); "
-        f"try again in {RETRY_AFTER_S} s"
-    )
+async def _overloaded(send: Send, limit: int, what: str, setting: str) -> None:
+    message = f"the server is busy ({limit} {what}, {setting}); try again in {RETRY_AFTER_S} s"
     body = json.dumps(
         {"error": {"code": "overloaded", "message": message, "details": {"limit": limit}}}
     ).encode()

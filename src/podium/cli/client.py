@@ -7,12 +7,15 @@ does not answer becomes :class:`ServerUnreachable`, so commands never see raw HT
 from __future__ import annotations
 
 import getpass
+import json
 import random
 import time
+from collections.abc import Callable, Generator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from httpx_sse import connect_sse
 
 from podium.credentials import token_for
 
@@ -75,10 +78,49 @@ class PodiumClient:
         token = token_for(self.server) if token is None else token
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        self._headers = headers
+        self._timeout_s = timeout_s
         self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers)
 
     def close(self) -> None:
         self._http.close()
+
+    def follow_events(
+        self,
+        workflow_id: str,
+        instance_id: str | None,
+        *,
+        after: int | None = None,
+        on_open: Callable[[], None] = lambda: None,
+    ) -> Generator[dict[str, Any], None, None]:
+        """The workflow's (or the instance's) events as they come, each the envelope of an
+        event sink (``id``, ``topic``, ``key``, ``payload``); ``on_open`` is called once the
+        server follows for us. Ends when the server ends the stream; ApiError if it refuses.
+        """
+        params: dict[str, Any] = {} if instance_id is None else {"instance": instance_id}
+        if after is not None:
+            params["after"] = after
+        path = f"{API_PREFIX}/workflows/{quote_segment(workflow_id)}/events"
+        # Its own connection: a stream is read from a thread while requests go on.
+        with httpx.Client(
+            base_url=self.server, timeout=self._timeout_s, headers=self._headers
+        ) as http:
+            try:
+                with connect_sse(http, "GET", path, params=params) as source:
+                    if source.response.status_code >= 400:
+                        source.response.read()
+                        raise _api_error(source.response)
+                    for event in source.iter_sse():
+                        if event.event == "behind":
+                            return  # the server ended it: follow again from the last id
+                        if not event.data:
+                            on_open()  # the stream's first frame (retry:) says it is live
+                            continue
+                        yield json.loads(event.data)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise ServerUnreachable(self.server) from exc
+            except httpx.TransportError as exc:
+                raise CliError(f"the event stream of {self.server} broke: {exc}") from exc
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._request("GET", path, params=params)

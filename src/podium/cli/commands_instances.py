@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -109,7 +110,11 @@ def run(
     if live is None and not as_json:
         click.echo(instance_id)
     try:
-        final = wait_for_end(lambda: client.instance(workflow_id, instance_id), live=live)
+        final = wait_for_end(
+            lambda: client.instance(workflow_id, instance_id),
+            follow=functools.partial(client.follow_events, workflow_id, instance_id),
+            live=live,
+        )
     except KeyboardInterrupt:
         click.echo(
             f"stopped following {instance_id}; it keeps running "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from rich.console import Console, Group
@@ -13,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from podium.cli.client import ApiError, CliError
 from podium.cli.output import (
     TERMINAL_STATUSES,
     elapsed,
@@ -23,32 +26,94 @@ from podium.cli.output import (
 )
 
 POLL_INTERVAL_S = 0.2
+"""How often an instance is read when its server has no event stream to follow."""
+SAFETY_READ_S = 5.0
+"""Even when following the stream, the instance is read again this often."""
+REDRAW_S = 1.0
 
 FetchInstance = Callable[[], dict[str, Any]]
+Follow = Callable[..., Generator[dict[str, Any], None, None]]
+"""``follow(after=ID, on_open=F)``: the instance's events (see PodiumClient.follow_events)."""
+
+
+class Changes:
+    """Something happened to the instance: set by a thread that follows its event stream
+    (reconnecting from the last event it saw), or all along when the server has none."""
+
+    def __init__(self, follow: Follow | None) -> None:
+        self._changed = threading.Event()
+        self._open = threading.Event()
+        self._done = threading.Event()
+        self.streaming = follow is not None
+        if follow is not None:
+            thread = threading.Thread(
+                target=self._follow, args=(follow,), name="podium-follow", daemon=True
+            )
+            thread.start()
+            # Read the instance only once the server follows it for us: nothing is missed.
+            if not self._open.wait(timeout=SAFETY_READ_S):
+                self.streaming = False
+
+    def wait(self, timeout_s: float) -> None:
+        """Until something changed (or ``timeout_s``); when not streaming, the poll interval."""
+        if not self.streaming:
+            time.sleep(POLL_INTERVAL_S)
+            return
+        self._changed.wait(timeout_s)
+        self._changed.clear()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _follow(self, follow: Follow) -> None:
+        last: int | None = None
+        while not self._done.is_set():
+            try:
+                with contextlib.closing(follow(after=last, on_open=self._open.set)) as events:
+                    for event in events:
+                        last = int(event.get("id") or 0) or last
+                        self._changed.set()
+                        if self._done.is_set():
+                            return
+            except ApiError:
+                break  # a server without the stream (or that refuses it): poll instead
+            except CliError:
+                pass  # broken: follow again from the last event seen
+            self._changed.set()
+            self._done.wait(1.0)
+        self.streaming = False
+        self._open.set()
+        self._changed.set()
 
 
 def wait_for_end(
-    fetch: FetchInstance, *, interval_s: float = POLL_INTERVAL_S, live: Console | None = None
+    fetch: FetchInstance, *, follow: Follow | None = None, live: Console | None = None
 ) -> dict[str, Any]:
-    """Poll the instance until its status is terminal; with ``live``, redraw a progress view."""
+    """Read the instance until its status is terminal: each time its event stream (``follow``)
+    says something changed, or every POLL_INTERVAL_S without one; with ``live``, redraw a
+    progress view."""
     started = time.monotonic()
-    document = fetch()
-    if live is None:
-        while document.get("status") not in TERMINAL_STATUSES:
-            time.sleep(interval_s)
-            document = fetch()
+    changes = Changes(follow)
+    try:
+        document = fetch()
+        if live is None:
+            while document.get("status") not in TERMINAL_STATUSES:
+                changes.wait(SAFETY_READ_S)
+                document = fetch()
+            return document
+        with Live(
+            progress_view(document, time.monotonic() - started),
+            console=live,
+            refresh_per_second=8,
+            transient=False,
+        ) as view:
+            while document.get("status") not in TERMINAL_STATUSES:
+                changes.wait(REDRAW_S)
+                document = fetch()
+                view.update(progress_view(document, time.monotonic() - started))
         return document
-    with Live(
-        progress_view(document, time.monotonic() - started),
-        console=live,
-        refresh_per_second=8,
-        transient=False,
-    ) as view:
-        while document.get("status") not in TERMINAL_STATUSES:
-            time.sleep(interval_s)
-            document = fetch()
-            view.update(progress_view(document, time.monotonic() - started))
-    return document
+    finally:
+        changes.stop()
 
 
 def step_counts(document: dict[str, Any]) -> Counter[str]:

@@ -38,6 +38,23 @@ def rows_after(conn: sa.Connection, after_id: int, *, limit: int) -> list[Outbox
     return [OutboxRow(r.id, r.at, r.topic, r.key, dict(r.payload or {})) for r in rows]
 
 
+def rows_of_key_after(
+    conn: sa.Connection, after_id: int, key: str, *, prefix: bool, limit: int
+) -> list[OutboxRow]:
+    """Rows after ``after_id`` whose key is ``key`` (and, with ``prefix``, those under it:
+    ``key/…``), oldest first: a reader catching up on one workflow or one instance."""
+    wanted = outbox.c.key == key
+    if prefix:
+        wanted = wanted | outbox.c.key.startswith(key + "/", autoescape=True)
+    rows = conn.execute(
+        sa.select(outbox.c.id, outbox.c.at, outbox.c.topic, outbox.c.key, outbox.c.payload)
+        .where(outbox.c.id > after_id, wanted)
+        .order_by(outbox.c.id)
+        .limit(limit)
+    ).all()
+    return [OutboxRow(r.id, r.at, r.topic, r.key, dict(r.payload or {})) for r in rows]
+
+
 def ensure_cursor(conn: sa.Connection, sink: str, *, now: float) -> None:
     """A new sink starts at the beginning of the outbox: it receives the whole history."""
     conn.execute(
