@@ -280,6 +280,9 @@ class InProcessApi:
         self.headers = bearer(token) if token else {}
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if httpx.URL(path).path.endswith("/events"):
+            return asyncio.run(self._stream_opening(method, path, kwargs.get("headers") or {}))
+
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
             async with httpx.AsyncClient(
@@ -288,6 +291,57 @@ class InProcessApi:
                 return await client.request(method, path, **kwargs)
 
         return asyncio.run(send())
+
+    async def _stream_opening(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> httpx.Response:
+        """An event stream never ends (httpx's ASGI transport would wait for its end): its
+        status, headers and first frame, then the client goes away."""
+        url = httpx.URL(path)
+        sent = {**self.headers, **headers}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": url.path,
+            "raw_path": url.raw_path.split(b"?")[0],
+            "query_string": url.query,
+            "root_path": "",
+            "headers": [(b"host", b"podium")]
+            + [(k.lower().encode(), v.encode()) for k, v in sent.items()],
+            "client": ("127.0.0.1", 1),
+            "server": ("podium", 80),
+        }
+        answer: dict[str, Any] = {"body": b""}
+        got_body = asyncio.Event()
+        gone = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if not answer.get("asked"):
+                answer["asked"] = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["headers"] = message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                answer["body"] += message.get("body", b"")
+                got_body.set()
+
+        app = asyncio.create_task(self.app(scope, receive, send))
+        waiter = asyncio.create_task(got_body.wait())
+        await asyncio.wait([app, waiter], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        gone.set()
+        try:
+            await asyncio.wait_for(app, 10)
+        finally:
+            waiter.cancel()
+        return httpx.Response(answer["status"], headers=answer["headers"], content=answer["body"])
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)

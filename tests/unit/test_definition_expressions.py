@@ -86,3 +86,43 @@ steps:
     assert "unknown type 'integer'" in found["params.a"]
     assert "must be of type int" in found["params.b"]
     assert "required param has no default" in found["params.c"]
+
+
+FOREACH = """
+id: w
+params: {region: eu}
+steps:
+  - id: plan
+    type: python
+    outputs: [dates]
+    script: print(1)
+  - id: side
+    type: noop
+  - id: loop
+    depends_on: [plan]
+    params: {prefix: "p-${ region }"}
+    foreach:
+      over: {d: "${ plan.dates }", m: "${ sidee }"}
+      steps:
+        - id: load
+          type: script
+          outputs: [rows]
+          script: "echo ${ d } ${ prefix } ${ loop.index } ${ plan.dates } ${ region }"
+        - id: check
+          type: script
+          depends_on: [load]
+          script: "echo ${ load.rows } ${ side.x } ${ nope } ${ load.rowz }"
+"""
+
+
+def test_a_foreach_s_inner_steps_are_checked_with_what_they_see() -> None:
+    found = problems_of(FOREACH)
+    assert found.pop("steps[2].foreach.over.m") == "unknown name 'sidee' (did you mean 'side'?)"
+    check = "steps[2].foreach.steps[1].script"
+    assert set(found) == {check}, found
+    # One message per location: the first by the checker's order (unknown names first).
+    _, problems = check_text(FOREACH)
+    said = [p.message for p in problems if p.location == check]
+    assert "unknown name 'nope'" in said
+    assert any("'side' is not upstream of 'check'" in m for m in said), said
+    assert any("declares no output 'rowz'" in m for m in said), said

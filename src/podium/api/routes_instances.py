@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,8 +117,13 @@ def status(
             if any(s.status == "WAITING_FOR_SIGNALS" for s in step_rows)
             else {}
         )
-        attempt_dirs = _latest_attempt_dirs(conn, row.pk, step_rows, plan)
+        listed = _ENDED_ARTIFACTS.setdefault(ctx.db, _Listings())
+        known = {
+            s.step_id: found for s in step_rows if (found := listed.get(row.pk, s)) is not None
+        }
+        attempt_dirs = _latest_attempt_dirs(conn, row.pk, step_rows, plan, known)
     if step_rows:
+        step_by_id = {s.step_id: s for s in step_rows}
         steps = [step_view(s, plan.steps[s.step_id].type) for s in step_rows]
         for view in steps:
             tags = plan.steps[view["id"]].tags
@@ -123,8 +131,12 @@ def status(
                 view["tags"] = sorted({*tags, *(row.tags or ())})
             if view["id"] in permit_waits:
                 view["waiting_for"] = permit_waits[view["id"]]
-            if view["id"] in attempt_dirs and (found := list_artifacts(attempt_dirs[view["id"]])):
-                view["artifacts"] = found
+            artifacts = known.get(view["id"])
+            if artifacts is None and view["id"] in attempt_dirs:
+                artifacts = list_artifacts(attempt_dirs[view["id"]])
+                listed.put(row.pk, step_by_id[view["id"]], artifacts)
+            if artifacts:
+                view["artifacts"] = artifacts
             if view["id"] in signal_waits:
                 view["waiting_for_signals"] = [
                     {"name": w["name"], "match": w["match"], "since": iso(w["since"])}
@@ -154,13 +166,46 @@ def status(
     return document
 
 
+class _Listings:
+    """The artifacts of steps that ended, by instance, step and attempt: an ended attempt's
+    artifacts are final (its files were masked before its end was recorded), so a status
+    read lists them once, not on every read. Bounded; forgotten oldest first."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._found: OrderedDict[tuple[int, str, int], list[str]] = OrderedDict()
+
+    def get(self, instance_pk: int, step: Any) -> list[str] | None:
+        if step.status not in TERMINAL_STEP:
+            return None
+        return self._found.get((instance_pk, step.step_id, step.attempt))
+
+    def put(self, instance_pk: int, step: Any, artifacts: list[str]) -> None:
+        if step.status not in TERMINAL_STEP:
+            return  # a running job may still write some
+        self._found[(instance_pk, step.step_id, step.attempt)] = artifacts
+        if len(self._found) > self.LIMIT:
+            self._found.popitem(last=False)
+
+
+_ENDED_ARTIFACTS: weakref.WeakKeyDictionary[Any, _Listings] = weakref.WeakKeyDictionary()
+"""One listing per database (a process may serve several: the tests')."""
+
+
 def _latest_attempt_dirs(
-    conn: Connection, instance_pk: int, step_rows: list[Any], plan: Plan
+    conn: Connection,
+    instance_pk: int,
+    step_rows: list[Any],
+    plan: Plan,
+    known: Mapping[str, list[str]],
 ) -> dict[str, Path]:
-    """The latest attempt directory of each step that ran a job, for its artifacts (one
-    query for the whole instance)."""
+    """The latest attempt directory of each step that ran a job and whose artifacts are not
+    ``known`` yet (one query for the whole instance; none when all are known)."""
     wanted = {
-        s.step_id for s in step_rows if s.attempt and plan.steps[s.step_id].type not in _NO_PROCESS
+        s.step_id
+        for s in step_rows
+        if s.attempt and plan.steps[s.step_id].type not in _NO_PROCESS and s.step_id not in known
     }
     if not wanted:
         return {}

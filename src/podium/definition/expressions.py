@@ -45,15 +45,17 @@ def _steps_problems(
         problems += _step_problems(step, location, params, upstream, outputs)
         if step.foreach is None:
             continue
-        names = RUN_NAMES | params | set(outputs)
+        # A foreach's own params are seen by its list and by its inner steps.
+        own = set(step.params)
+        names = RUN_NAMES | params | own | set(outputs)
         for key, value in step.foreach.over.items():
             at = f"{location}.foreach.over.{key}"
             problems += _checked(value, names, at)
             problems += _step_reference_problems(
-                references(value), step, at, upstream, outputs, params
+                references(value), step, at, upstream, outputs, params | own
             )
         if step.foreach.steps:
-            inner_params = params | set(step.foreach.over) | {"loop"}
+            inner_params = params | own | set(step.foreach.over) | {"loop"}
             problems += _steps_problems(
                 step.foreach.steps, f"{location}.foreach.steps", inner_params, outputs, upstream
             )

@@ -384,13 +384,17 @@ INSTANCE_COLUMNS = (
 )
 
 
+_FIND_INSTANCE = sa.select(*INSTANCE_COLUMNS).where(
+    instances.c.workflow_id == sa.bindparam("workflow_id"),
+    instances.c.instance_id == sa.bindparam("instance_id"),
+    instances.c.iteration.is_(None),
+)
+"""Built once: every status read runs it."""
+
+
 def find_instance(conn: sa.Connection, workflow_id: str, instance_id: int) -> Any:
     row = conn.execute(
-        sa.select(*INSTANCE_COLUMNS).where(
-            instances.c.workflow_id == workflow_id,
-            instances.c.instance_id == instance_id,
-            instances.c.iteration.is_(None),
-        )
+        _FIND_INSTANCE, {"workflow_id": workflow_id, "instance_id": instance_id}
     ).first()
     if row is None:
         raise InstanceNotFound(f"workflow {workflow_id!r} has no instance {instance_id}")

@@ -209,29 +209,31 @@ def find_step(conn: sa.Connection, instance_pk: int, step_id: str) -> Any | None
     ).first()
 
 
-def instance_steps(conn: sa.Connection, instance_pk: int) -> list[Any]:
-    return list(
-        conn.execute(
-            sa.select(
-                steps.c.step_id,
-                steps.c.status,
-                steps.c.attempt,
-                steps.c.user_errors,
-                steps.c.platform_errors,
-                steps.c.params,
-                steps.c.outputs,
-                steps.c.error,
-                steps.c.retry_at,
-                steps.c.started_at,
-                steps.c.ended_at,
-                steps.c.iter_total,
-                steps.c.iter_launched,
-                steps.c.iter_active,
-                steps.c.iter_succeeded,
-                steps.c.iter_failed,
-                steps.c.iter_other,
-            )
-            .where(steps.c.instance_pk == instance_pk)
-            .order_by(steps.c.position)
-        ).all()
+_INSTANCE_STEPS = (
+    sa.select(
+        steps.c.step_id,
+        steps.c.status,
+        steps.c.attempt,
+        steps.c.user_errors,
+        steps.c.platform_errors,
+        steps.c.params,
+        steps.c.outputs,
+        steps.c.error,
+        steps.c.retry_at,
+        steps.c.started_at,
+        steps.c.ended_at,
+        steps.c.iter_total,
+        steps.c.iter_launched,
+        steps.c.iter_active,
+        steps.c.iter_succeeded,
+        steps.c.iter_failed,
+        steps.c.iter_other,
     )
+    .where(steps.c.instance_pk == sa.bindparam("instance_pk"))
+    .order_by(steps.c.position)
+)
+"""Built once: every status read runs it."""
+
+
+def instance_steps(conn: sa.Connection, instance_pk: int) -> list[Any]:
+    return list(conn.execute(_INSTANCE_STEPS, {"instance_pk": instance_pk}).all())
