@@ -191,3 +191,29 @@ def test_an_id_committed_after_a_higher_one_is_still_sent(podium: Podium) -> Non
     assert sorted(e["key"] for e in events) == ["followed/7", "followed/8"]
     assert [e["key"] for e in events] == ["followed/8", "followed/7"]
     client.close()
+
+
+def test_the_live_view_redraws_without_reading_the_instance_each_time(podium: Podium) -> None:
+    import io
+
+    from rich.console import Console
+
+    podium.push(CHAIN.replace("sleep 1.5", "sleep 2.5"))
+    client = client_of(podium)
+    instance = str(podium.run("followed"))
+    reads = []
+
+    def fetch() -> dict[str, Any]:
+        reads.append(time.monotonic())
+        return client.instance("followed", instance)
+
+    screen = io.StringIO()
+    final = wait_for_end(
+        fetch,
+        follow=lambda **kw: client.follow_events("followed", instance, **kw),
+        live=Console(file=screen, force_terminal=True, width=100),
+    )
+    assert final["status"] == "SUCCEEDED"
+    assert len(reads) <= 4, len(reads)  # the redraws each second read nothing
+    assert "followed" in screen.getvalue() and "elapsed" in screen.getvalue()
+    client.close()

@@ -46,8 +46,9 @@ class AuthSettings:
 
 
 VERIFIED_FOR_S = 2.0
-"""How long a process trusts a token it verified without looking again: a token revoked, or a
-user disabled, through another API replica stops working within this time (at once here)."""
+"""How long a process trusts a token it verified, or a read it allowed, without looking again:
+a token revoked, a user disabled or a grant revoked through another API replica stops working
+within this time (at once here)."""
 MAX_VERIFIED = 10_000
 
 

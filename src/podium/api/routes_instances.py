@@ -99,12 +99,15 @@ def status(
 ) -> dict[str, Any]:
     """The instance and its steps; with ``step`` and ``iteration``, one iteration of that
     foreach step (an iteration of a nested foreach: ``step=outer[2].inner``)."""
+    cache = _READS.setdefault(ctx.db, _ReadCache())
     with ctx.db.read() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
         top = row
         if step is not None and iteration is not None:
             for part, index in _iteration_path(step, iteration):
                 row = store_instances.find_iteration(conn, row.pk, part, index)
+        elif (ended := cache.ended_document(row)) is not None:
+            return ended
         plan = ctx.plans(conn, workflow_id, row.version).at(row.plan_path)
         step_rows = store_steps.instance_steps(conn, row.pk)
         permit_waits = (
@@ -117,9 +120,10 @@ def status(
             if any(s.status == "WAITING_FOR_SIGNALS" for s in step_rows)
             else {}
         )
-        listed = _ENDED_ARTIFACTS.setdefault(ctx.db, _Listings())
         known = {
-            s.step_id: found for s in step_rows if (found := listed.get(row.pk, s)) is not None
+            s.step_id: found
+            for s in step_rows
+            if (found := cache.ended_artifacts(row.pk, s)) is not None
         }
         attempt_dirs = _latest_attempt_dirs(conn, row.pk, step_rows, plan, known)
     if step_rows:
@@ -134,7 +138,7 @@ def status(
             artifacts = known.get(view["id"])
             if artifacts is None and view["id"] in attempt_dirs:
                 artifacts = list_artifacts(attempt_dirs[view["id"]])
-                listed.put(row.pk, step_by_id[view["id"]], artifacts)
+                cache.remember_artifacts(row.pk, step_by_id[view["id"]], artifacts)
             if artifacts:
                 view["artifacts"] = artifacts
             if view["id"] in signal_waits:
@@ -163,34 +167,63 @@ def status(
                 "ended_at": iso(row.ended_at),
             }
         )
+    else:
+        cache.remember_ended(row, document)
     return document
 
 
-class _Listings:
-    """The artifacts of steps that ended, by instance, step and attempt: an ended attempt's
-    artifacts are final (its files were masked before its end was recorded), so a status
-    read lists them once, not on every read. Bounded; forgotten oldest first."""
+class _ReadCache:
+    """What a status read need not work out again, for one database.
+
+    - The status of an instance that ended: nothing in it changes while it stays ended (a
+      restart changes its status first, in the transaction that resets its steps), so it is
+      served again for as long as the instance's row says the same status, end and version:
+      one indexed read instead of five, and no files listed.
+    - The artifacts of a step that ended, by instance, step and attempt: an ended attempt's
+      artifacts are final (its files were masked before its end was recorded).
+
+    Bounded; the oldest entries are forgotten first.
+    """
 
     LIMIT = 50_000
 
     def __init__(self) -> None:
-        self._found: OrderedDict[tuple[int, str, int], list[str]] = OrderedDict()
+        self._documents: OrderedDict[int, tuple[tuple[Any, ...], dict[str, Any]]] = OrderedDict()
+        self._artifacts: OrderedDict[tuple[int, str, int], list[str]] = OrderedDict()
 
-    def get(self, instance_pk: int, step: Any) -> list[str] | None:
+    @staticmethod
+    def _as_ended(row: Any) -> tuple[Any, ...]:
+        return (row.status, row.started_at, row.ended_at, row.version)
+
+    def ended_document(self, row: Any) -> dict[str, Any] | None:
+        if row.status not in TERMINAL_INSTANCE:
+            return None
+        found = self._documents.get(row.pk)
+        return found[1] if found is not None and found[0] == self._as_ended(row) else None
+
+    def remember_ended(self, row: Any, document: dict[str, Any]) -> None:
+        if row.status in TERMINAL_INSTANCE:
+            _bounded_put(self._documents, row.pk, (self._as_ended(row), document), self.LIMIT)
+
+    def ended_artifacts(self, instance_pk: int, step: Any) -> list[str] | None:
         if step.status not in TERMINAL_STEP:
             return None
-        return self._found.get((instance_pk, step.step_id, step.attempt))
+        return self._artifacts.get((instance_pk, step.step_id, step.attempt))
 
-    def put(self, instance_pk: int, step: Any, artifacts: list[str]) -> None:
-        if step.status not in TERMINAL_STEP:
-            return  # a running job may still write some
-        self._found[(instance_pk, step.step_id, step.attempt)] = artifacts
-        if len(self._found) > self.LIMIT:
-            self._found.popitem(last=False)
+    def remember_artifacts(self, instance_pk: int, step: Any, artifacts: list[str]) -> None:
+        if step.status in TERMINAL_STEP:  # a running job may still write some
+            key = (instance_pk, step.step_id, step.attempt)
+            _bounded_put(self._artifacts, key, artifacts, self.LIMIT)
 
 
-_ENDED_ARTIFACTS: weakref.WeakKeyDictionary[Any, _Listings] = weakref.WeakKeyDictionary()
-"""One listing per database (a process may serve several: the tests')."""
+def _bounded_put(found: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    found[key] = value
+    if len(found) > limit:
+        found.popitem(last=False)
+
+
+_READS: weakref.WeakKeyDictionary[Any, _ReadCache] = weakref.WeakKeyDictionary()
+"""One cache per database (a process may serve several: the tests')."""
 
 
 def _latest_attempt_dirs(

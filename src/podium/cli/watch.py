@@ -54,13 +54,15 @@ class Changes:
             if not self._open.wait(timeout=SAFETY_READ_S):
                 self.streaming = False
 
-    def wait(self, timeout_s: float) -> None:
-        """Until something changed (or ``timeout_s``); when not streaming, the poll interval."""
+    def wait(self, timeout_s: float) -> bool:
+        """Until something changed (True) or ``timeout_s`` passed (False); when not
+        streaming, the poll interval, and then it may have changed."""
         if not self.streaming:
             time.sleep(POLL_INTERVAL_S)
-            return
-        self._changed.wait(timeout_s)
+            return True
+        changed = self._changed.wait(timeout_s)
         self._changed.clear()
+        return changed
 
     def stop(self) -> None:
         self._done.set()
@@ -107,9 +109,12 @@ def wait_for_end(
             refresh_per_second=8,
             transient=False,
         ) as view:
+            read_at = time.monotonic()
             while document.get("status") not in TERMINAL_STATUSES:
-                changes.wait(REDRAW_S)
-                document = fetch()
+                # The elapsed time moves every REDRAW_S; the instance is read when it changed.
+                if changes.wait(REDRAW_S) or time.monotonic() - read_at >= SAFETY_READ_S:
+                    document = fetch()
+                    read_at = time.monotonic()
                 view.update(progress_view(document, time.monotonic() - started))
         return document
     finally:
