@@ -5,12 +5,14 @@ instance only when it changed."""
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 import time
 from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
 from podium.cli.client import ApiError, PodiumClient
 from podium.cli.watch import POLL_INTERVAL_S, wait_for_end
@@ -106,27 +108,38 @@ def test_a_workflow_stream_carries_each_of_its_instances(podium: Podium) -> None
     client.close()
 
 
-def test_run_wait_reads_the_instance_when_it_changes_not_every_interval(podium: Podium) -> None:
-    podium.push(CHAIN)
+def waited(
+    podium: Podium, yaml: str, live: Console | None = None
+) -> tuple[dict[str, Any], list[float]]:
+    """``podium run --wait``'s following of a new instance of ``yaml``: the final document, and
+    when the instance was read."""
+    podium.push(yaml)
     client = client_of(podium)
     instance = str(podium.run("followed"))
-    reads = []
+    reads: list[float] = []
 
     def fetch() -> dict[str, Any]:
         reads.append(time.monotonic())
         return client.instance("followed", instance)
 
+    def follow(**options: Any) -> Any:
+        return client.follow_events("followed", instance, **options)
+
+    try:
+        return wait_for_end(fetch, follow=follow, live=live), reads
+    finally:
+        client.close()
+
+
+def test_run_wait_reads_the_instance_when_it_changes_not_every_interval(podium: Podium) -> None:
     started = time.monotonic()
-    final = wait_for_end(
-        fetch, follow=lambda **kw: client.follow_events("followed", instance, **kw)
-    )
+    final, reads = waited(podium, CHAIN)
     took = time.monotonic() - started
     assert final["status"] == "SUCCEEDED"
     polled = took / POLL_INTERVAL_S
     # Polling would have read it about 8 times while `sleep 1.5` ran; following the stream
     # reads it once per burst of changes (each step starting and ending).
     assert polled > 7 and len(reads) <= 4, (len(reads), polled)
-    client.close()
 
 
 def test_run_wait_polls_a_server_without_the_stream(podium: Podium) -> None:
@@ -135,7 +148,7 @@ def test_run_wait_polls_a_server_without_the_stream(podium: Podium) -> None:
     instance = str(podium.run("followed"))
 
     def no_stream(**_: Any) -> Any:
-        raise ApiError(404, "not_found", "no such endpoint", {})
+        raise ApiError(404, "not_found", "no such endpoint")
         yield  # a generator, like the real one
 
     final = wait_for_end(lambda: client.instance("followed", instance), follow=no_stream)
@@ -194,26 +207,9 @@ def test_an_id_committed_after_a_higher_one_is_still_sent(podium: Podium) -> Non
 
 
 def test_the_live_view_redraws_without_reading_the_instance_each_time(podium: Podium) -> None:
-    import io
-
-    from rich.console import Console
-
-    podium.push(CHAIN.replace("sleep 1.5", "sleep 2.5"))
-    client = client_of(podium)
-    instance = str(podium.run("followed"))
-    reads = []
-
-    def fetch() -> dict[str, Any]:
-        reads.append(time.monotonic())
-        return client.instance("followed", instance)
-
     screen = io.StringIO()
-    final = wait_for_end(
-        fetch,
-        follow=lambda **kw: client.follow_events("followed", instance, **kw),
-        live=Console(file=screen, force_terminal=True, width=100),
-    )
+    live = Console(file=screen, force_terminal=True, width=100)
+    final, reads = waited(podium, CHAIN.replace("sleep 1.5", "sleep 2.5"), live)
     assert final["status"] == "SUCCEEDED"
     assert len(reads) <= 4, len(reads)  # the redraws each second read nothing
     assert "followed" in screen.getvalue() and "elapsed" in screen.getvalue()
-    client.close()
