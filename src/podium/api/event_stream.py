@@ -23,6 +23,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from starlette.concurrency import run_in_threadpool
+
 from podium.events.envelope import envelope
 from podium.store import outbox
 from podium.store.database import Database
@@ -208,12 +210,7 @@ class EventHub:
 
 
 async def follow(
-    hub: EventHub,
-    db: Database,
-    wanted: Wanted,
-    *,
-    after: int | None,
-    run_sync: Callable[..., object],
+    hub: EventHub, db: Database, wanted: Wanted, *, after: int | None
 ) -> AsyncIterator[bytes]:
     """The SSE frames of one stream: what it missed since ``after`` (from the outbox), then
     what comes, with a comment now and then so that proxies keep the connection."""
@@ -224,7 +221,7 @@ async def follow(
         if after is not None:
             last = after
             while len(sent) < CATCH_UP_LIMIT:
-                rows = await run_sync(_missed, db, wanted, last)  # type: ignore[misc]
+                rows = await run_in_threadpool(_missed, db, wanted, last)
                 for row in rows:
                     sent.add(row.id)
                     yield frame(row)

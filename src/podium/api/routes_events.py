@@ -50,9 +50,7 @@ async def events(
     resume = after if after is not None else _event_id(last_event_id)
     await run_in_threadpool(_check_exists, ctx.db, workflow_id, instance)
     hub: EventHub = request.app.state.event_hub
-    frames = follow(
-        hub, ctx.db, Wanted(workflow_id, instance), after=resume, run_sync=run_in_threadpool
-    )
+    frames = follow(hub, ctx.db, Wanted(workflow_id, instance), after=resume)
     return StreamingResponse(
         frames,
         media_type="text/event-stream",
