@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 
 from podium.api.app import create_app
+from podium.api.shedding import is_stream
 from podium.config import Settings
 from podium.control.principals import bootstrap_admin, local_admin_token
 from podium.events.publisher import Publisher
@@ -280,7 +281,7 @@ class InProcessApi:
         self.headers = bearer(token) if token else {}
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        if httpx.URL(path).path.endswith("/events"):
+        if is_stream(httpx.URL(path).path):
             return asyncio.run(self._stream_opening(method, path, kwargs.get("headers") or {}))
 
         async def send() -> httpx.Response:

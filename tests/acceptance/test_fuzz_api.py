@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from podium.api.shedding import is_stream
 from podium.credentials import token_for
 from tests.support import free_port
 
@@ -94,7 +95,7 @@ def _problem(case: Any, fuzzed: Server) -> str | None:
     """What is wrong with the server's answer to ``case``, or None."""
     where = f"{case.method} {case.formatted_path}"
     try:
-        if case.formatted_path.endswith("/events"):
+        if is_stream(case.formatted_path):
             response = _stream_opening(case, fuzzed)
         else:
             response = case.call(base_url=fuzzed.url, headers=fuzzed.headers, timeout=15)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from podium.api.shedding import is_stream
 from podium.cli.client import PodiumClient
 from tests.support import Podium, running_podium
 
@@ -123,3 +124,9 @@ def test_event_streams_are_counted_apart_from_requests(few_streams: Podium) -> N
                 break
         time.sleep(0.05)
     assert again.status_code == 200
+
+
+def test_only_the_event_stream_path_counts_as_a_stream() -> None:
+    assert is_stream("/api/v1/workflows/etl/events")
+    assert not is_stream("/api/v1/workflows/events")  # the workflow named events
+    assert not is_stream("/api/v1/workflows/etl/instances/1/events")

@@ -40,7 +40,9 @@ def max_streams_from_env() -> int:
 
 
 def is_stream(path: str) -> bool:
-    return path.startswith("/api/v1/workflows/") and path.endswith("/events")
+    """``/api/v1/workflows/{wf}/events`` (and not a workflow named ``events``)."""
+    parts = path.split("/")
+    return len(parts) == 6 and parts[:4] == ["", "api", "v1", "workflows"] and parts[5] == "events"
 
 
 class LoadShedding:
