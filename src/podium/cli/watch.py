@@ -81,6 +81,8 @@ class Changes:
                 break  # a server without the stream (or that refuses it): poll instead
             except CliError:
                 pass  # broken: follow again from the last event seen
+            except Exception:  # an answer it cannot read: poll instead, never hang
+                break
             self._changed.set()
             self._done.wait(1.0)
         self.streaming = False
