@@ -14,7 +14,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from podium.cli.client import ApiError, PodiumClient
+from podium.cli.client import PodiumClient
 from podium.cli.watch import POLL_INTERVAL_S, wait_for_end
 from tests.support import Podium
 
@@ -147,11 +147,12 @@ def test_run_wait_polls_a_server_without_the_stream(podium: Podium) -> None:
     client = client_of(podium)
     instance = str(podium.run("followed"))
 
-    def no_stream(**_: Any) -> Any:
-        raise ApiError(404, "not_found", "no such endpoint")
-        yield  # a generator, like the real one
+    def refused(**options: Any) -> Any:
+        # A stream the server refuses (here: of a workflow it does not have), as a server
+        # without the endpoint would: a real 404.
+        return client.follow_events("no_such_workflow", None, **options)
 
-    final = wait_for_end(lambda: client.instance("followed", instance), follow=no_stream)
+    final = wait_for_end(lambda: client.instance("followed", instance), follow=refused)
     assert final["status"] == "SUCCEEDED"
     client.close()
 

@@ -68,6 +68,11 @@ class Authenticator:
         self._verified = {}
         self._allowed = {}
 
+    def forget_grants(self) -> None:
+        """Ask again who may read what (a grant or an owner changed in this process); the
+        tokens stay verified."""
+        self._allowed = {}
+
     async def caller(self, svc: Services, request: Request) -> Caller:
         """Who asks: a token verified within VERIFIED_FOR_S costs no database read and no
         thread; looking one up runs in the thread pool."""

@@ -9,7 +9,8 @@ sink receives, with the outbox id as the SSE ``id``: a client that reconnects wi
 
 PostgreSQL gives outbox ids at insert and commits them in any order, so an id can become
 visible after a higher one: the tail remembers the ids it handed on above its low-water
-mark and waits ``GAP_GRACE_S`` for a missing id before it gives up on it (a rollback).
+mark and waits for a missing id as long as the publisher does (``GAP_GRACE_S``) before it
+gives up on it (a rollback).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from starlette.concurrency import run_in_threadpool
 
 from podium.events.envelope import envelope
+from podium.events.publisher import GAP_GRACE_S
 from podium.store import outbox
 from podium.store.database import Database
 from podium.store.outbox import OutboxRow
@@ -34,10 +36,10 @@ log = logging.getLogger("podium.api.events")
 
 POLL_S = 0.1
 BATCH = 500
-GAP_GRACE_S = 5.0
-QUEUE_SIZE = 10_000
+QUEUE_SIZE = 1000
 """Events a stream may fall behind by before it is ended (its client reconnects and
-catches up from the outbox)."""
+catches up from the outbox): with every stream full, a process holds at most
+PODIUM_MAX_EVENT_STREAMS x QUEUE_SIZE rows."""
 KEEP_ALIVE_S = 15.0
 CATCH_UP_LIMIT = 100_000
 """Events a reconnecting client is sent from the outbox at most before it is live again."""
@@ -126,11 +128,6 @@ class EventHub:
     def unsubscribe(self, stream: _Stream) -> None:
         with self._lock:
             self._streams.discard(stream)
-
-    @property
-    def stream_count(self) -> int:
-        with self._lock:
-            return len(self._streams)
 
     def close(self) -> None:
         """End every stream (the server is stopping) and the tail with them."""

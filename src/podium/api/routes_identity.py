@@ -168,7 +168,7 @@ def change_access(
     """Grant roles on the workflow (``{"bob": "operator"}``) and revoke grants made here."""
     request = grants.AccessChange(workflow_id, body.grant, body.revoke)
     changed = grants.change_access(ctx, request, caller)
-    http.app.state.authenticator.forget()  # a revoked grant stops working here at once
+    http.app.state.authenticator.forget_grants()  # a revoked grant stops working here at once
     return _access_view(changed)
 
 

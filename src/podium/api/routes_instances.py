@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -99,7 +101,7 @@ def status(
 ) -> dict[str, Any]:
     """The instance and its steps; with ``step`` and ``iteration``, one iteration of that
     foreach step (an iteration of a nested foreach: ``step=outer[2].inner``)."""
-    cache = _READS.setdefault(ctx.db, _ReadCache())
+    cache = _READS.get(ctx.db) or _READS.setdefault(ctx.db, _ReadCache())
     with ctx.db.read() as conn:
         row = store_instances.find_instance(conn, workflow_id, instance_id)
         top = row
@@ -127,9 +129,8 @@ def status(
         }
         attempt_dirs = _latest_attempt_dirs(conn, row.pk, step_rows, plan, known)
     if step_rows:
-        step_by_id = {s.step_id: s for s in step_rows}
         steps = [step_view(s, plan.steps[s.step_id].type) for s in step_rows]
-        for view in steps:
+        for step_row, view in zip(step_rows, steps, strict=True):
             tags = plan.steps[view["id"]].tags
             if tags or row.tags:
                 view["tags"] = sorted({*tags, *(row.tags or ())})
@@ -138,7 +139,7 @@ def status(
             artifacts = known.get(view["id"])
             if artifacts is None and view["id"] in attempt_dirs:
                 artifacts = list_artifacts(attempt_dirs[view["id"]])
-                cache.remember_artifacts(row.pk, step_by_id[view["id"]], artifacts)
+                cache.remember_artifacts(row.pk, step_row, artifacts)
             if artifacts:
                 view["artifacts"] = artifacts
             if view["id"] in signal_waits:
@@ -177,19 +178,22 @@ class _ReadCache:
 
     - The status of an instance that ended: nothing in it changes while it stays ended (a
       restart changes its status first, in the transaction that resets its steps), so it is
-      served again for as long as the instance's row says the same status, end and version:
-      one indexed read instead of five, and no files listed.
+      served again for as long as the instance's row says the same status, start, end and
+      version: one indexed read instead of five, and no files listed.
     - The artifacts of a step that ended, by instance, step and attempt: an ended attempt's
       artifacts are final (its files were masked before its end was recorded).
 
-    Bounded; the oldest entries are forgotten first.
+    Each is bounded by what it holds (the documents' encoded size, the artifacts' names), the
+    oldest forgotten first; a document larger than DOCUMENT_MAX is not kept at all.
     """
 
-    LIMIT = 50_000
+    DOCUMENTS_BYTES = 64 << 20
+    DOCUMENT_MAX = 1 << 20
+    ARTIFACT_NAMES = 200_000
 
     def __init__(self) -> None:
-        self._documents: OrderedDict[int, tuple[tuple[Any, ...], dict[str, Any]]] = OrderedDict()
-        self._artifacts: OrderedDict[tuple[int, str, int], list[str]] = OrderedDict()
+        self._documents = _Bounded(self.DOCUMENTS_BYTES)
+        self._artifacts = _Bounded(self.ARTIFACT_NAMES)
 
     @staticmethod
     def _as_ended(row: Any) -> tuple[Any, ...]:
@@ -202,24 +206,45 @@ class _ReadCache:
         return found[1] if found is not None and found[0] == self._as_ended(row) else None
 
     def remember_ended(self, row: Any, document: dict[str, Any]) -> None:
-        if row.status in TERMINAL_INSTANCE:
-            _bounded_put(self._documents, row.pk, (self._as_ended(row), document), self.LIMIT)
+        if row.status not in TERMINAL_INSTANCE:
+            return
+        size = len(json.dumps(document, default=str))  # once, when the instance is first read
+        if size <= self.DOCUMENT_MAX:
+            self._documents.put(row.pk, (self._as_ended(row), document), size)
 
     def ended_artifacts(self, instance_pk: int, step: Any) -> list[str] | None:
         if step.status not in TERMINAL_STEP:
             return None
-        return self._artifacts.get((instance_pk, step.step_id, step.attempt))
+        found: list[str] | None = self._artifacts.get((instance_pk, step.step_id, step.attempt))
+        return found
 
     def remember_artifacts(self, instance_pk: int, step: Any, artifacts: list[str]) -> None:
         if step.status in TERMINAL_STEP:  # a running job may still write some
             key = (instance_pk, step.step_id, step.attempt)
-            _bounded_put(self._artifacts, key, artifacts, self.LIMIT)
+            self._artifacts.put(key, artifacts, 1 + len(artifacts))
 
 
-def _bounded_put(found: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
-    found[key] = value
-    if len(found) > limit:
-        found.popitem(last=False)
+class _Bounded:
+    """A map that forgets its oldest entries once their weights add up past ``budget``."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._entries: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._weight = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        found = self._entries.get(key)
+        return None if found is None else found[0]
+
+    def put(self, key: Any, value: Any, weight: int) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            self._weight += weight - (old[1] if old is not None else 0)
+            self._entries[key] = (value, weight)
+            while self._weight > self.budget and self._entries:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._weight -= dropped
 
 
 _READS: weakref.WeakKeyDictionary[Any, _ReadCache] = weakref.WeakKeyDictionary()

@@ -39,7 +39,7 @@ def push(body: PushBody, ctx: Context, caller: Who, http: Request) -> dict[str, 
     """Validate a definition and store it as the workflow's next version."""
     now = ctx.clock()
     pushed = control.push(ctx, control.PushRequest(body.yaml, body.active), caller, now=now)
-    http.app.state.authenticator.forget()  # its owner and access: may have changed
+    http.app.state.authenticator.forget_grants()  # its owner and access: may have changed
     return {
         "workflow_id": pushed.workflow_id,
         "version": pushed.version,

@@ -37,7 +37,7 @@ class LoopCounts:
         return self.redo[position] if self.redo is not None else position
 
 
-_LOOP_COLUMNS = (
+LOOP_COLUMNS = (
     steps.c.iter_total,
     steps.c.iter_launched,
     steps.c.iter_active,
@@ -147,7 +147,7 @@ def loop_state(
     conn: sa.Connection, instance_pk: int, step_id: str
 ) -> tuple[LoopCounts, dict[str, list[Any]], dict[str, Any]]:
     row = conn.execute(
-        sa.select(*_LOOP_COLUMNS, steps.c.iter_over, steps.c.params, steps.c.iter_redo).where(
+        sa.select(*LOOP_COLUMNS, steps.c.iter_over, steps.c.params, steps.c.iter_redo).where(
             steps.c.instance_pk == instance_pk, steps.c.step_id == step_id
         )
     ).one()

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from podium.engine.states import STARTABLE_STEP
+from podium.store.loops import LOOP_COLUMNS
 from podium.store.schema import instances, steps
 
 
@@ -222,12 +223,7 @@ _INSTANCE_STEPS = (
         steps.c.retry_at,
         steps.c.started_at,
         steps.c.ended_at,
-        steps.c.iter_total,
-        steps.c.iter_launched,
-        steps.c.iter_active,
-        steps.c.iter_succeeded,
-        steps.c.iter_failed,
-        steps.c.iter_other,
+        *LOOP_COLUMNS,
     )
     .where(steps.c.instance_pk == sa.bindparam("instance_pk"))
     .order_by(steps.c.position)
